@@ -1,0 +1,80 @@
+"""Task Tracker: a Flask application factory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from tasktracker.config import load_config
+from tasktracker.errors import register_error_handlers
+from tasktracker.extensions import IdConverter, csrf, db, limiter, migrate, redis_client, rest_api
+from tasktracker.headers import register_security_headers
+from tasktracker.observability import configure_logging, register_request_logging
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application; `config` overrides what the environment says."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder="../templates",
+        static_folder="../static",
+    )
+    app.config.from_mapping(load_config(app.instance_path, config))
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    configure_logging(app)
+    register_request_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_security_headers(app)
+    register_commands(app)
+    if app.config["PROXY_FIX_HOPS"]:
+        hops = app.config["PROXY_FIX_HOPS"]
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
+        )
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.normpath(os.path.join(app.root_path, "..", "migrations")))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    redis_client.init_app(app)
+    app.url_map.converters["id"] = IdConverter
+    rest_api.init_app(
+        app,
+        spec_kwargs={
+            "info": {
+                "description": "Tasks with tags, an event log and background processing. "
+                "Authenticate with `Authorization: Bearer <token>`; create a token with "
+                "`POST /api/tokens` and HTTP Basic (email and password)."
+            },
+            "security": [{"bearerAuth": []}],
+        },
+    )
+    rest_api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    rest_api.spec.components.security_scheme("basicAuth", {"type": "http", "scheme": "basic"})
+
+
+def register_blueprints(app: Flask) -> None:
+    from tasktracker import ops
+    from tasktracker.api import blp as api_blueprint
+    from tasktracker.api import docs
+
+    rest_api.register_blueprint(api_blueprint)
+    csrf.exempt(api_blueprint)  # bearer tokens only: no cookie, so nothing to forge
+    app.register_blueprint(docs.bp)
+    app.register_blueprint(ops.bp)
+
+
+def register_commands(app: Flask) -> None:
+    from tasktracker.cli import register_commands as register
+
+    register(app)

@@ -1,0 +1,68 @@
+"""`flask --app wsgi ...` commands: create-user, seed."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import click
+from flask import Flask
+
+from tasktracker.errors import AppError
+from tasktracker.services import accounts
+from tasktracker.services.seed import seed_tasks
+
+DEMO_EMAIL = "demo@example.com"
+
+
+def _fail(error: AppError) -> click.ClickException:
+    details = "".join(
+        f"\n  {field}: {' '.join(messages)}" for field, messages in (error.details or {}).items()
+    )
+    return click.ClickException(error.message + details)
+
+
+@click.command("create-user")
+@click.option("--email", prompt=True)
+@click.option("--name", prompt=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def create_user(email: str, name: str, password: str) -> None:
+    """Create an account (works while registration is closed)."""
+    try:
+        user = accounts.register_user(
+            {"email": email, "name": name, "password": password}, by_operator=True
+        )
+    except AppError as error:
+        raise _fail(error) from None
+    click.echo(f"Created user {user.id} <{user.email}>.")
+
+
+@click.command("seed")
+@click.option("--tasks", "count", type=click.IntRange(1, 10_000_000), default=200, show_default=True)
+@click.option("--user", "email", default=DEMO_EMAIL, show_default=True,
+              help="Whose account to fill; created (with a printed password) if missing.")  # fmt: skip
+@click.option("--random-seed", type=int, default=None, help="Make the data reproducible.")
+def seed(count: int, email: str, random_seed: int | None) -> None:
+    """Fill an account with realistic tasks, in bulk."""
+    user = accounts.user_by_email(email)
+    if user is None:
+        password = secrets.token_urlsafe(12)
+        try:
+            user = accounts.register_user(
+                {"email": email, "name": "Demo User", "password": password}, by_operator=True
+            )
+        except AppError as error:
+            raise _fail(error) from None
+        click.echo(f"Created {user.email} with password {password}")
+    started = time.perf_counter()
+    inserted = seed_tasks(user, count, seed=random_seed)
+    elapsed = time.perf_counter() - started
+    click.echo(
+        f"Inserted {inserted} tasks for {user.email} in {elapsed:.2f} s "
+        f"({inserted / elapsed:,.0f} tasks/s)."
+    )
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(create_user)
+    app.cli.add_command(seed)

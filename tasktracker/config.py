@@ -1,0 +1,109 @@
+"""Configuration, read from the environment and nowhere else."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+ENVIRONMENTS = ("development", "production", "testing")
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a runnable configuration."""
+
+
+def normalise_database_url(url: str) -> str:
+    """Map `postgres://` and `postgresql://` to the psycopg2 driver (SQLAlchemy 2.1 picks psycopg 3)."""
+    return re.sub(r"^postgres(?:ql)?://", "postgresql+psycopg2://", url)
+
+
+def _str(value: str, name: str) -> str:
+    return value
+
+
+def _bool(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {value!r}")
+
+
+def _int(value: str, name: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
+
+
+# name -> (parser, default). Every variable the application reads is listed here
+# and documented in README.md and .env.example.
+_VARIABLES: dict[str, tuple[Any, Any]] = {
+    "DATABASE_URL": (_str, None),
+    "REDIS_URL": (_str, None),
+    "SECRET_KEY": (_str, None),
+    "REGISTRATION_OPEN": (_bool, True),
+    "MAX_CONTENT_LENGTH": (_int, 1024 * 1024),
+    "LOG_LEVEL": (_str, "INFO"),
+    "PROXY_FIX_HOPS": (_int, 0),
+    "RATELIMIT_ENABLED": (_bool, True),
+    "RATELIMIT_API": (_str, "600 per minute"),
+    "RATELIMIT_AUTH": (_str, "10 per minute"),
+    "IDEMPOTENCY_TTL_HOURS": (_int, 24),
+    "TOKEN_DEFAULT_EXPIRES_DAYS": (_int, 0),
+}
+
+
+def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Build the Flask config from os.environ plus explicit overrides; fails fast on a missing secret."""
+    overrides = dict(overrides or {})
+    env_name = overrides.pop("TASKTRACKER_ENV", None) or os.environ.get(
+        "TASKTRACKER_ENV", "development"
+    )
+    if env_name not in ENVIRONMENTS:
+        raise ConfigError(
+            f"TASKTRACKER_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env_name!r}"
+        )
+
+    values: dict[str, Any] = {}
+    for name, (parse, default) in _VARIABLES.items():
+        raw = os.environ.get(name)
+        values[name] = default if raw in (None, "") else parse(raw, name)
+    values.update(overrides)
+
+    production = env_name == "production"
+    if not values["SECRET_KEY"]:
+        if production:
+            raise ConfigError("SECRET_KEY must be set when TASKTRACKER_ENV=production")
+        values["SECRET_KEY"] = "dev-only-insecure-secret-key"
+
+    database_url = values.pop("DATABASE_URL") or "sqlite:///" + str(
+        Path(instance_path) / "tasktracker.sqlite3"
+    )
+    redis_url = values.pop("REDIS_URL")
+
+    return {
+        "TASKTRACKER_ENV": env_name,
+        "TESTING": env_name == "testing",
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": redis_url,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_SECURE": production,
+        "HSTS": production,
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        # flask-smorest: we serve the JSON document; the UIs are our own pages.
+        "API_TITLE": "Task Tracker API",
+        "API_VERSION": "1.0",
+        "OPENAPI_VERSION": "3.1.0",
+        "OPENAPI_URL_PREFIX": "/api",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        **values,
+    }

@@ -1,0 +1,168 @@
+"""Domain errors and the one dispatcher that answers every error: JSON under /api/ and the
+operations routes (SPEC §6), an HTML page everywhere else."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from tasktracker.extensions import db
+
+Details = Mapping[str, Sequence[str]]
+
+
+class AppError(Exception):
+    """An error a client can act on; carries the §6 status, code and sentence."""
+
+    status: int = 500
+    code: str = "internal_error"
+    message: str = "Something went wrong on our side; it has been logged."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        details: Details | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.code = code or self.code
+        self.details = dict(details) if details else None
+        self.headers = dict(headers or {})
+
+
+class BadRequest(AppError):
+    status, code, message = 400, "bad_request", "The request is malformed."
+
+
+class InvalidQuery(BadRequest):
+    code, message = "invalid_query", "A query parameter is unknown or has a bad value."
+
+
+class Unauthorized(AppError):
+    status, code, message = 401, "unauthorized", "Missing or invalid credentials."
+
+
+class Forbidden(AppError):
+    status, code, message = 403, "forbidden", "You are not allowed to do this."
+
+
+class NotFound(AppError):
+    status, code, message = 404, "not_found", "No such resource."
+
+
+class Conflict(AppError):
+    status, code, message = 409, "conflict", "The request conflicts with the resource's state."
+
+
+class PreconditionFailed(AppError):
+    status, code, message = (
+        412,
+        "precondition_failed",
+        "The resource has changed since you read it (If-Match is stale).",
+    )
+
+
+class UnsupportedMediaType(AppError):
+    status, code, message = 415, "unsupported_media_type", "The request body must be JSON."
+
+
+class ValidationFailed(AppError):
+    status, code, message = 422, "validation_failed", "The request has invalid fields."
+
+
+class ServiceUnavailable(AppError):
+    status, code, message = 503, "service_unavailable", "A dependency is unavailable."
+
+
+# Werkzeug's exceptions (routing, size limits, rate limits) mapped to §6 codes and sentences.
+_HTTP_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("bad_request", "The request is malformed."),
+    401: ("unauthorized", "Missing or invalid credentials."),
+    403: ("forbidden", "You are not allowed to do this."),
+    404: ("not_found", "No such resource."),
+    405: ("method_not_allowed", "This method is not allowed on this resource."),
+    406: ("not_acceptable", "This resource can only answer with JSON."),
+    409: ("conflict", "The request conflicts with the resource's state."),
+    412: ("precondition_failed", "A precondition of the request failed."),
+    413: ("payload_too_large", "The request body is too large."),
+    414: ("uri_too_long", "The request URL is too long."),
+    415: ("unsupported_media_type", "The request body must be JSON."),
+    429: ("rate_limited", "Too many requests; slow down and retry later."),
+    431: ("headers_too_large", "The request headers are too large."),
+}
+
+OPERATIONS_PATHS = ("/health", "/metrics")
+
+
+def wants_json(path: str) -> bool:
+    """JSON for the API and the operations routes, HTML for the pages."""
+    return (
+        path == "/api"
+        or path.startswith("/api/")
+        or any(path == p or path.startswith(p + "/") for p in OPERATIONS_PATHS)
+    )
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: Details | None = None,
+    headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Response:
+    """Render one error as JSON (with any `extra` members) or HTML, as the path calls for."""
+    if wants_json(request.path):
+        body: dict[str, Any] = {**(extra or {}), "error": message, "code": code, "status": status}
+        if details:
+            body["details"] = {field: list(messages) for field, messages in details.items()}
+        body["request_id"] = g.get("request_id")
+        response = jsonify(body)
+    else:
+        response = current_app.make_response(
+            render_template(
+                "errors/error.html",
+                status=status,
+                title=HTTPStatus(status).phrase,
+                message=message,
+                request_id=g.get("request_id"),
+            )
+        )
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def handle_app_error(error: AppError) -> Response:
+    return error_response(error.status, error.code, error.message, error.details, error.headers)
+
+
+def handle_http_exception(error: HTTPException) -> Response:
+    status = error.code or 500
+    if status >= 500:
+        return handle_unexpected(error)
+    code, message = _HTTP_ERRORS.get(status, ("http_error", HTTPStatus(status).phrase + "."))
+    # Keep the headers the exception carries (Allow on 405, Retry-After on 429...).
+    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+    return error_response(status, code, message, headers=headers)
+
+
+def handle_unexpected(error: BaseException) -> Response:
+    """Any exception a view let through: roll back, log it whole, answer without details."""
+    db.session.rollback()
+    current_app.logger.exception("unhandled error", exc_info=error)
+    return error_response(500, AppError.code, AppError.message)
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(AppError, handle_app_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(Exception, handle_unexpected)

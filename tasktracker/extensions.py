@@ -1,0 +1,97 @@
+"""Extension objects, created unbound and initialised by the application factory."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import fakeredis
+import redis
+from flask import Flask, current_app
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_migrate import Migrate
+from flask_smorest import Api
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+from sqlalchemy import Engine, MetaData, event
+from sqlalchemy.orm import DeclarativeBase
+from werkzeug.routing import IntegerConverter
+
+# Constraint names are part of the schema: migrations can only drop what they can name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class TaskTrackerApi(Api):
+    """flask-smorest's Api without its app-wide HTTPException handler.
+
+    flask-smorest answers every HTTPException in JSON, HTML pages included, and drops
+    `Allow` on 405; tasktracker.errors registers the one dispatcher instead.
+    """
+
+    # The §6 error shape, by its marshmallow registry name (tasktracker.schemas defines it).
+    ERROR_SCHEMA = "ErrorSchema"
+
+    def _register_error_handlers(self) -> None:
+        pass
+
+
+class IdConverter(IntegerConverter):
+    """`<id:...>`: a row id from 1 to 2**63 - 1, so a huge number is a 404, not an overflow."""
+
+    MAX = 2**63 - 1
+
+    def __init__(self, map: Any) -> None:
+        super().__init__(map, min=1, max=self.MAX)
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+rest_api = TaskTrackerApi()
+rest_api.register_converter(
+    IdConverter, lambda converter: {"type": "integer", "minimum": 1, "maximum": IdConverter.MAX}
+)
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """SQLite enforces foreign keys (and so ON DELETE CASCADE) only when asked, per
+    connection; WAL lets the web threads read while a writer commits."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+
+class RedisClient:
+    """The application's Redis connection: REDIS_URL, or with it unset an in-process
+    fakeredis server, so the zero-config app needs no Redis."""
+
+    def init_app(self, app: Flask) -> None:
+        url = app.config["REDIS_URL"]
+        if url:
+            client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+        else:
+            client = fakeredis.FakeRedis(server=_IN_PROCESS_REDIS)
+        app.extensions["redis"] = client
+
+    @property
+    def client(self) -> redis.Redis:
+        return current_app.extensions["redis"]
+
+
+_IN_PROCESS_REDIS = fakeredis.FakeServer()
+redis_client = RedisClient()

@@ -1,0 +1,342 @@
+"""marshmallow schemas: the one definition of every input rule and every representation.
+
+Services load input through these (`load_body`, `load_query`); the API dumps with them and
+flask-smorest turns them into the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC
+from typing import Any
+
+from flask import url_for
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    pre_load,
+    validates_schema,
+)
+from marshmallow.validate import Length, OneOf, Range
+from webargs.fields import DelimitedList
+
+from tasktracker.errors import InvalidQuery, ValidationFailed
+from tasktracker.models import EventKind, TaskStatus
+
+# Neither PostgreSQL (NUL) nor UTF-8 (lone surrogates) can store these; the other C0/C1
+# controls have no business in a title, a name or a tag.
+_UNSTORABLE = "\x00\ud800-\udfff"
+_CONTROLS = "\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+_LINE_BREAKS = "\t\n\r"
+
+MAX_TAGS_PER_TASK = 20
+SORT_KEYS = ("created_at", "updated_at", "due_at", "priority", "title", "status", "id")
+READ_ONLY_TASK_FIELDS = frozenset(
+    {"id", "owner", "owner_id", "version", "completed", "completed_at", "created_at",
+     "updated_at", "deleted_at", "url"}
+)  # fmt: skip
+
+
+class Str(fields.String):
+    """A string with no control characters (multi-line text may keep tabs and line breaks),
+    trimmed of surrounding white space unless `trim=False`."""
+
+    def __init__(self, *, trim: bool = True, multiline: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.trim = trim
+        forbidden = _UNSTORABLE + _CONTROLS + ("" if multiline else _LINE_BREAKS)
+        self.forbidden = re.compile(f"[{forbidden}]")
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if self.forbidden.search(text):
+            raise ValidationError("Must not contain control characters.")
+        return text.strip() if self.trim else text
+
+
+class TagName(Str):
+    """A tag: 1–50 characters, stored lower-case, no commas (forms separate tags with them)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(validate=Length(1, 50), **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        name = super()._deserialize(value, attr, data, **kwargs).lower()
+        if "," in name:
+            raise ValidationError("Must not contain commas.")
+        return name
+
+
+class EmailAddress(fields.Email):
+    """An email address, compared case-insensitively: stored trimmed and lower-cased."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if isinstance(value, str):
+            value = value.strip().lower()
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def Timestamp(**kwargs: Any) -> fields.AwareDateTime:
+    """An ISO 8601 time; one without an offset is taken as UTC."""
+    return fields.AwareDateTime(default_timezone=UTC, **kwargs)
+
+
+class InputSchema(Schema):
+    """Unknown fields are errors, never silently dropped."""
+
+    class Meta:
+        unknown = RAISE
+
+    error_messages = {"unknown": "Unknown field.", "type": "Must be a JSON object."}
+
+
+# --- tasks -------------------------------------------------------------------------------
+
+
+class TaskWriteSchema(InputSchema):
+    """The writable fields of a task: POST and PUT load all of it, PATCH what is sent."""
+
+    title = Str(required=True, validate=Length(1, 200))
+    description = Str(multiline=True, trim=False, validate=Length(max=10_000), load_default="")
+    priority = fields.Integer(strict=True, validate=Range(1, 5), load_default=3)
+    status = fields.String(validate=OneOf(list(TaskStatus)), load_default=TaskStatus.PENDING.value)
+    due_at = Timestamp(allow_none=True, load_default=None)
+    tags = fields.List(TagName(), validate=Length(max=MAX_TAGS_PER_TASK), load_default=list)
+
+    @pre_load
+    def reject_read_only(self, data: Any, **kwargs: Any) -> Any:
+        if isinstance(data, Mapping):
+            sent = sorted(READ_ONLY_TASK_FIELDS & data.keys())
+            if sent:
+                raise ValidationError({name: ["Read-only field."] for name in sent})
+        return data
+
+    @post_load
+    def unique_tags(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        if "tags" in data:
+            data["tags"] = sorted(set(data["tags"]))
+        return data
+
+
+class TaskSchema(Schema):
+    """A task as every client sees it."""
+
+    id = fields.Integer(required=True)
+    title = fields.String(required=True)
+    description = fields.String(required=True)
+    priority = fields.Integer(required=True, metadata={"description": "1 (lowest) to 5 (highest)"})
+    status = fields.String(required=True, metadata={"enum": list(TaskStatus)})
+    completed = fields.Boolean(required=True)
+    completed_at = fields.AwareDateTime(required=True, allow_none=True)
+    due_at = fields.AwareDateTime(required=True, allow_none=True)
+    tags = fields.List(fields.String(), required=True, attribute="tag_names")
+    created_at = fields.AwareDateTime(required=True)
+    updated_at = fields.AwareDateTime(required=True)
+    deleted_at = fields.AwareDateTime(required=True, allow_none=True)
+    version = fields.Integer(required=True)
+    url = fields.Function(
+        lambda task: url_for("api.get_task", task_id=task.id), required=True
+    )
+
+
+class PaginationQuerySchema(InputSchema):
+    """`page`/`per_page` (or their aliases `skip`/`limit`) or an opaque keyset `cursor`."""
+
+    page = fields.Integer(validate=Range(min=1, max=1_000_000))
+    per_page = fields.Integer(validate=Range(1, 100))
+    skip = fields.Integer(validate=Range(min=0, max=100_000_000))
+    limit = fields.Integer(validate=Range(1, 100))
+    cursor = fields.String(validate=Length(max=1000))
+
+    @validates_schema
+    def one_way_to_page(self, data: dict[str, Any], **kwargs: Any) -> None:
+        ways = [name for name in ("page", "skip", "cursor") if name in data]
+        if len(ways) > 1:
+            raise ValidationError(f"Use only one of {', '.join(ways)}.", ways[-1])
+        if "per_page" in data and "limit" in data:
+            raise ValidationError("Use per_page or limit, not both.", "limit")
+
+    @post_load
+    def window(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        per_page = data.pop("limit", None) or data.get("per_page", 20)
+        skip = data.pop("skip", None)
+        data["per_page"] = per_page
+        data["offset"] = skip if skip is not None else (data.get("page", 1) - 1) * per_page
+        data["page"] = data["offset"] // per_page + 1
+        return data
+
+
+class TaskListQuerySchema(PaginationQuerySchema):
+    q = Str(validate=Length(1, 200), metadata={"description": "Substring of title or description"})
+    status = DelimitedList(fields.String(validate=OneOf(list(TaskStatus))))
+    priority = fields.Integer(validate=Range(1, 5))
+    priority_min = fields.Integer(validate=Range(1, 5))
+    priority_max = fields.Integer(validate=Range(1, 5))
+    tag = fields.List(TagName(), validate=Length(max=MAX_TAGS_PER_TASK),
+                      metadata={"description": "Repeatable; every tag must match"})  # fmt: skip
+    due_before = Timestamp()
+    due_after = Timestamp()
+    overdue = fields.Boolean()
+    completed = fields.Boolean()
+    deleted = fields.String(validate=OneOf(["exclude", "include", "only"]), load_default="exclude")
+    sort = DelimitedList(
+        fields.String(validate=OneOf([p + key for key in SORT_KEYS for p in ("", "-")])),
+        validate=Length(min=1, max=len(SORT_KEYS)),
+        load_default=lambda: ["-created_at"],
+        metadata={"description": "Keys, each optionally prefixed '-' for descending"},
+    )
+
+    @validates_schema
+    def consistent(self, data: dict[str, Any], **kwargs: Any) -> None:
+        keys = [key.lstrip("-") for key in data.get("sort", [])]
+        if len(keys) != len(set(keys)):
+            raise ValidationError("Each key may appear once.", "sort")
+        if data.get("priority_min", 1) > data.get("priority_max", 5):
+            raise ValidationError("Must not exceed priority_max.", "priority_min")
+
+    @post_load
+    def sort_pairs(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        data["sort"] = [(key.lstrip("-"), key.startswith("-")) for key in data["sort"]]
+        return data
+
+
+def _page_schema(name: str, item: type[Schema]) -> type[Schema]:
+    return Schema.from_dict(
+        {
+            "items": fields.List(fields.Nested(item), required=True),
+            "total": fields.Integer(required=True),
+            "page": fields.Integer(required=True),
+            "per_page": fields.Integer(required=True),
+            "pages": fields.Integer(required=True),
+        },
+        name=name,
+    )
+
+
+class EventSchema(Schema):
+    id = fields.Integer(required=True)
+    at = fields.AwareDateTime(required=True)
+    kind = fields.String(required=True, metadata={"enum": list(EventKind)})
+    message = fields.String(required=True)
+    data = fields.Dict(required=True)
+
+
+class TagCountSchema(Schema):
+    name = fields.String(required=True)
+    count = fields.Integer(required=True)
+
+
+TaskPageSchema = _page_schema("TaskPage", TaskSchema)
+EventPageSchema = _page_schema("EventPage", EventSchema)
+
+
+# --- accounts ----------------------------------------------------------------------------
+
+
+class RegistrationSchema(InputSchema):
+    email = EmailAddress(required=True, validate=Length(max=254))
+    password = Str(trim=False, required=True, validate=Length(8, 1024))
+    name = Str(required=True, validate=Length(1, 100))
+
+
+class UserSchema(Schema):
+    id = fields.Integer(required=True)
+    email = fields.String(required=True)
+    name = fields.String(required=True)
+    created_at = fields.AwareDateTime(required=True)
+
+
+class TokenRequestSchema(InputSchema):
+    name = Str(validate=Length(1, 100), load_default="API token")
+    expires_in_days = fields.Integer(
+        strict=True, validate=Range(1, 3650), allow_none=True, load_default=None
+    )
+
+
+class TokenSchema(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    prefix = fields.String(required=True)
+    created_at = fields.AwareDateTime(required=True)
+    last_used_at = fields.AwareDateTime(required=True, allow_none=True)
+    expires_at = fields.AwareDateTime(required=True, allow_none=True)
+
+
+class NewTokenSchema(TokenSchema):
+    token = fields.String(
+        required=True, attribute="secret", metadata={"description": "Shown only in this response"}
+    )
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+class ErrorSchema(Schema):
+    """SPEC §6: the one error shape."""
+
+    error = fields.String(required=True)
+    code = fields.String(required=True)
+    status = fields.Integer(required=True)
+    details = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    request_id = fields.String(required=True, allow_none=True)
+
+
+# --- loading -----------------------------------------------------------------------------
+
+
+def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested messages as `{"tags.0": ["..."]}`."""
+    if isinstance(messages, Mapping):
+        flat: dict[str, list[str]] = {}
+        for key, value in messages.items():
+            name = "body" if key == "_schema" and not prefix else f"{prefix}{key}"
+            flat.update(_flatten(value, name + "."))
+        return flat
+    return {prefix.rstrip("."): [str(m) for m in messages]}
+
+
+def load_body(schema: Schema, data: Any, *, partial: bool = False) -> dict[str, Any]:
+    """Validate a request body (JSON or form); every failure is a 422 naming the fields."""
+    try:
+        return schema.load(data, partial=partial)
+    except ValidationError as error:
+        details = _flatten(error.messages)
+        raise ValidationFailed(
+            f"Invalid fields: {', '.join(details)}.", details=details
+        ) from None
+
+
+def load_query(schema: Schema, args: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate query parameters; every failure is a 400 naming the parameters.
+
+    Empty values count as absent (an HTML filter form sends every field); a parameter
+    given twice is an error unless the schema declares a list (`tag`).
+    """
+    data: dict[str, Any] = {}
+    repeated: dict[str, list[str]] = {}
+    getlist = getattr(args, "getlist", lambda key: [args[key]])
+    for key in args:
+        values = [v for v in getlist(key) if v != ""]
+        if not values:
+            continue
+        field = schema.fields.get(key)
+        if isinstance(field, fields.List) and not isinstance(field, DelimitedList):
+            data[key] = values
+        elif len(values) == 1:
+            data[key] = values[0]
+        else:
+            repeated[key] = ["Given more than once."]
+    errors = repeated
+    try:
+        loaded = schema.load(data)
+    except ValidationError as error:
+        # Name the parameter itself (`sort`, not `sort.1`): that is what the client wrote.
+        for name, messages in _flatten(error.messages).items():
+            errors.setdefault(name.split(".")[0], []).extend(messages)
+    if errors:
+        raise InvalidQuery(f"Invalid query parameters: {', '.join(errors)}.", details=errors)
+    return loaded

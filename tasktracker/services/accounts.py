@@ -1,0 +1,124 @@
+"""Account use cases: registration, sign-in and API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from tasktracker import security
+from tasktracker.errors import Conflict, Forbidden, NotFound
+from tasktracker.extensions import db
+from tasktracker.models import ApiToken, User, utcnow
+from tasktracker.schemas import RegistrationSchema, TokenRequestSchema, load_body
+
+# A token's last use is written at most this often, so reads do not all become writes.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def register_user(data: Any, *, by_operator: bool = False) -> User:
+    """Creates an account (403 while registration is closed, unless an operator does it);
+    409 if the email is taken. Commits."""
+    if not by_operator and not current_app.config["REGISTRATION_OPEN"]:
+        raise Forbidden("Registration is closed.", code="registration_closed")
+    fields = load_body(RegistrationSchema(), data)
+    taken = Conflict(
+        "An account with this email already exists.",
+        code="email_taken",
+        details={"email": ["An account with this email already exists."]},
+    )
+    if db.session.scalar(select(User.id).where(User.email == fields["email"])) is not None:
+        raise taken
+    user = User(
+        email=fields["email"],
+        name=fields["name"],
+        password_hash=security.hash_password(fields["password"]),
+    )
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:  # registered concurrently
+        db.session.rollback()
+        raise taken from None
+    return user
+
+
+def user_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The user these credentials belong to, or None. Upgrades an outdated hash (commits)."""
+    user = user_by_email(email)
+    if user is None:
+        security.burn_password_check(password)
+        return None
+    if not security.verify_password(user.password_hash, password):
+        return None
+    if security.password_needs_rehash(user.password_hash):
+        user.password_hash = security.hash_password(password)
+        db.session.commit()
+    return user
+
+
+def issue_token(user: User, data: Any) -> ApiToken:
+    """A new bearer token, its secret on `.secret` of the returned instance only (the database
+    keeps a digest). Commits."""
+    fields = load_body(TokenRequestSchema(), data or {})
+    secret = security.new_token()
+    days = fields["expires_in_days"]
+    token = ApiToken(
+        user_id=user.id,
+        name=fields["name"],
+        prefix=secret[: security.SHOWN_PREFIX_LENGTH],
+        token_hash=security.token_digest(secret),
+        expires_at=utcnow() + timedelta(days=days) if days else None,
+    )
+    db.session.add(token)
+    db.session.commit()
+    token.secret = secret
+    return token
+
+
+def list_tokens(user: User) -> list[ApiToken]:
+    """The user's tokens that are not revoked, newest first."""
+    return list(
+        db.session.scalars(
+            select(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            .order_by(ApiToken.id.desc())
+        )
+    )
+
+
+def revoke_token(user: User, token_id: int) -> None:
+    """Revokes at once (idempotent); 404 for another user's token. Commits."""
+    token = db.session.scalar(
+        select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id)
+    )
+    if token is None:
+        raise NotFound("No such token.", code="token_not_found")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        db.session.commit()
+
+
+def user_for_token(secret: str) -> User | None:
+    """The owner of a live (not revoked, not expired) token; records its use. May commit."""
+    token = db.session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == security.token_digest(secret))
+    )
+    now = utcnow()
+    if token is None or token.revoked_at is not None or _expired(token.expires_at, now):
+        return None
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        token.last_used_at = now
+        db.session.commit()
+    return token.user
+
+
+def _expired(expires_at: datetime | None, now: datetime) -> bool:
+    return expires_at is not None and expires_at <= now

@@ -1,0 +1,465 @@
+"""Task use cases. Each loads its input through the schema, changes the task, appends the
+task's events and commits once; only the owner ever reaches a task."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from tasktracker.errors import BadRequest, Conflict, NotFound, PreconditionFailed, ValidationFailed
+from tasktracker.extensions import db
+from tasktracker.models import (
+    EventKind,
+    IdempotencyKey,
+    Tag,
+    Task,
+    TaskEvent,
+    TaskStatus,
+    User,
+    task_tags,
+    utcnow,
+)
+from tasktracker.pagination import Page, decode_cursor, encode_cursor
+from tasktracker.schemas import (
+    PaginationQuerySchema,
+    TaskListQuerySchema,
+    TaskSchema,
+    TaskWriteSchema,
+    load_body,
+    load_query,
+)
+
+EDITABLE_FIELDS = ("title", "description", "priority", "due_at")
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+_SORT_COLUMNS = {
+    "created_at": Task.created_at,
+    "updated_at": Task.updated_at,
+    "due_at": Task.due_at,
+    "priority": Task.priority,
+    "title": Task.title,
+    "status": Task.status,
+    "id": Task.id,
+}
+
+
+@dataclass(frozen=True)
+class CreatedTask:
+    """The response to a create: the task's representation, replayed for a repeated key."""
+
+    body: dict[str, Any]
+    replayed: bool
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+def get_task(owner: User, task_id: int, *, for_update: bool = False) -> Task:
+    """The owner's task, in the trash or not; 404 for anyone else's, as for a missing one."""
+    query = select(Task).where(Task.id == task_id, Task.owner_id == owner.id)
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    task = db.session.scalar(query.options(selectinload(Task.tags)))
+    if task is None:
+        raise NotFound("No such task.", code="task_not_found")
+    return task
+
+
+def list_tasks(owner: User, args: Mapping[str, Any]) -> Page[Task]:
+    """One page of the owner's tasks filtered and sorted as the query asks (SPEC §4)."""
+    params = load_query(TaskListQuerySchema(), args)
+    where = _task_filters(owner, params)
+    sort = _order(params["sort"])
+    sort_spec = ",".join(("-" if desc else "") + key for key, desc in sort)
+    keyset = _keyset_allowed(sort)
+
+    query = select(Task).where(*where).options(selectinload(Task.tags))
+    query = query.order_by(*(_ordered(key, desc) for key, desc in sort)).limit(params["per_page"])
+    page_number = params["page"]
+    if "cursor" in params:
+        if not keyset:
+            raise BadRequest(
+                "This sort pages by number; cursors are only given for other sorts.",
+                code="invalid_query",
+                details={"cursor": ["Invalid cursor."]},
+            )
+        position, page_number = decode_cursor(
+            params["cursor"], sort_spec, lambda values: _parse_position(sort, values)
+        )
+        query = query.where(_after(sort, position))
+    else:
+        query = query.offset(params["offset"])
+
+    items = db.session.scalars(query).all()
+    total = db.session.scalar(select(func.count()).select_from(Task).where(*where))
+    next_cursor = None
+    if keyset and len(items) == params["per_page"] and page_number * params["per_page"] < total:
+        position = [getattr(items[-1], key) for key, _ in sort]
+        next_cursor = encode_cursor(sort_spec, position, page_number + 1)
+    return Page(items, total, page_number, params["per_page"], next_cursor)
+
+
+def list_events(owner: User, task_id: int, args: Mapping[str, Any]) -> Page[TaskEvent]:
+    """The task's log, oldest first; a cursor pages by event id."""
+    task = get_task(owner, task_id)
+    params = load_query(PaginationQuerySchema(), args)
+    query = select(TaskEvent).where(TaskEvent.task_id == task.id).order_by(TaskEvent.id)
+    page_number = params["page"]
+    if "cursor" in params:
+        last_id, page_number = decode_cursor(params["cursor"], "id", _parse_event_position)
+        query = query.where(TaskEvent.id > last_id)
+    else:
+        query = query.offset(params["offset"])
+    items = db.session.scalars(query.limit(params["per_page"])).all()
+    total = db.session.scalar(
+        select(func.count()).select_from(TaskEvent).where(TaskEvent.task_id == task.id)
+    )
+    next_cursor = None
+    if len(items) == params["per_page"] and page_number * params["per_page"] < total:
+        next_cursor = encode_cursor("id", [items[-1].id], page_number + 1)
+    return Page(items, total, page_number, params["per_page"], next_cursor)
+
+
+def tag_counts(owner: User) -> list[dict[str, Any]]:
+    """Each of the owner's tags with how many live tasks carry it, by name."""
+    rows = db.session.execute(
+        select(Tag.name, func.count(Task.id))
+        .join(task_tags, task_tags.c.tag_id == Tag.id)
+        .join(Task, and_(Task.id == task_tags.c.task_id, Task.deleted_at.is_(None)))
+        .where(Tag.owner_id == owner.id)
+        .group_by(Tag.name)
+        .order_by(Tag.name)
+    )
+    return [{"name": name, "count": count} for name, count in rows]
+
+
+# --- changing ----------------------------------------------------------------------------
+
+
+def create_task(
+    owner: User, data: Any, *, idempotency_key: str | None = None
+) -> CreatedTask:
+    """Commits the task and its `created` event; with a key, also the response to replay."""
+    if idempotency_key is None:
+        task = _new_task(owner, load_body(TaskWriteSchema(), data))
+        db.session.commit()
+        return CreatedTask(TaskSchema().dump(task), replayed=False)
+
+    if not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+        raise BadRequest(
+            "The Idempotency-Key header must be 1–255 printable ASCII characters.",
+            code="invalid_idempotency_key",
+            details={"Idempotency-Key": ["Invalid key."]},
+        )
+    request_hash = hashlib.sha256(
+        json.dumps(data, sort_keys=True, default=str).encode("utf-8", "surrogatepass")
+    ).hexdigest()
+    replay = _replay(owner, idempotency_key, request_hash)
+    if replay is not None:
+        return replay
+
+    task = _new_task(owner, load_body(TaskWriteSchema(), data))
+    db.session.flush()
+    body = TaskSchema().dump(task)
+    db.session.add(
+        IdempotencyKey(
+            user_id=owner.id,
+            key=idempotency_key,
+            request_hash=request_hash,
+            response_status=201,
+            response_body=body,
+        )
+    )
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # A concurrent request with the same key committed first: answer as it did.
+        db.session.rollback()
+        replay = _replay(owner, idempotency_key, request_hash)
+        if replay is None:
+            raise
+        return replay
+    return CreatedTask(body, replayed=False)
+
+
+def update_task(
+    owner: User,
+    task_id: int,
+    data: Any,
+    *,
+    partial: bool,
+    if_match: Sequence[int] | None = None,
+) -> Task:
+    """PUT (every writable field) or PATCH (the fields sent). Commits; logs what changed."""
+    task = _task_for_change(owner, task_id, if_match)
+    fields = load_body(TaskWriteSchema(), data, partial=partial)
+    changes: dict[str, list[Any]] = {}
+    for name in EDITABLE_FIELDS:
+        if name in fields and getattr(task, name) != fields[name]:
+            changes[name] = [_jsonable(getattr(task, name)), _jsonable(fields[name])]
+            setattr(task, name, fields[name])
+    if "tags" in fields and task.tag_names != fields["tags"]:
+        changes["tags"] = [task.tag_names, fields["tags"]]
+        task.tags = ensure_tags(owner, fields["tags"])
+    if changes:
+        _log(task, EventKind.UPDATED, f"Changed {', '.join(changes)}.", {"changes": changes})
+    if "status" in fields and fields["status"] != task.status:
+        _set_status(task, fields["status"], EventKind.STATUS_CHANGED)
+    if changes:
+        task.updated_at = utcnow()
+    db.session.commit()
+    return task
+
+
+def complete_task(owner: User, task_id: int) -> Task:
+    """Idempotent: completing a completed task changes nothing. Commits."""
+    task = _task_for_change(owner, task_id)
+    if task.status != TaskStatus.COMPLETED:
+        _set_status(task, TaskStatus.COMPLETED, EventKind.COMPLETED)
+        db.session.commit()
+    return task
+
+
+def reopen_task(owner: User, task_id: int) -> Task:
+    """A completed or failed task goes back to pending; any other is left as it is. Commits."""
+    task = _task_for_change(owner, task_id)
+    if task.status in (TaskStatus.COMPLETED, TaskStatus.FAILED):
+        _set_status(task, TaskStatus.PENDING, EventKind.REOPENED)
+        db.session.commit()
+    return task
+
+
+def delete_task(owner: User, task_id: int) -> None:
+    """Moves the task to the trash (idempotent). Commits."""
+    task = get_task(owner, task_id, for_update=True)
+    if task.deleted_at is None:
+        task.deleted_at = task.updated_at = utcnow()
+        _log(task, EventKind.DELETED, "Moved to the trash.")
+        db.session.commit()
+
+
+def restore_task(owner: User, task_id: int) -> Task:
+    """Takes the task out of the trash (idempotent). Commits."""
+    task = get_task(owner, task_id, for_update=True)
+    if task.deleted_at is not None:
+        task.deleted_at = None
+        task.updated_at = utcnow()
+        _log(task, EventKind.RESTORED, "Restored from the trash.")
+        db.session.commit()
+    return task
+
+
+def purge_idempotency_keys() -> int:
+    """Deletes the keys older than the replay window. Commits; returns how many went."""
+    cutoff = utcnow() - timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"])
+    result = db.session.execute(
+        IdempotencyKey.__table__.delete().where(IdempotencyKey.created_at < cutoff)
+    )
+    db.session.commit()
+    return result.rowcount
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def _new_task(owner: User, fields: Mapping[str, Any]) -> Task:
+    now = utcnow()
+    task = Task(
+        owner_id=owner.id,
+        title=fields["title"],
+        description=fields["description"],
+        priority=fields["priority"],
+        status=fields["status"],
+        due_at=fields["due_at"],
+        completed_at=now if fields["status"] == TaskStatus.COMPLETED else None,
+        created_at=now,
+        updated_at=now,
+        tags=ensure_tags(owner, fields["tags"]),
+    )
+    db.session.add(task)
+    _log(
+        task,
+        EventKind.CREATED,
+        "Created.",
+        {name: _jsonable(fields[name]) for name in ("title", "priority", "status", "due_at", "tags")},
+    )
+    return task
+
+
+def _task_for_change(owner: User, task_id: int, if_match: Sequence[int] | None = None) -> Task:
+    """The task locked for update; 412 if `if_match` names other versions, 409 if in the trash."""
+    task = get_task(owner, task_id, for_update=True)
+    if if_match is not None and task.version not in if_match:
+        raise PreconditionFailed(
+            f"The task is at version {task.version}; re-read it and retry.",
+            headers={"ETag": f'"{task.version}"'},
+        )
+    if task.deleted_at is not None:
+        raise Conflict("The task is in the trash; restore it first.", code="task_deleted")
+    return task
+
+
+def _set_status(task: Task, status: str, kind: EventKind) -> None:
+    previous = task.status
+    task.status = status
+    task.completed_at = utcnow() if status == TaskStatus.COMPLETED else None
+    task.updated_at = utcnow()
+    messages = {
+        EventKind.COMPLETED: "Marked completed.",
+        EventKind.REOPENED: "Reopened.",
+    }
+    _log(
+        task,
+        kind,
+        messages.get(kind, f"Status changed from {previous} to {status}."),
+        {"from": previous, "to": status},
+    )
+
+
+def _log(task: Task, kind: EventKind, message: str, data: dict[str, Any] | None = None) -> None:
+    db.session.add(TaskEvent(task=task, kind=kind, message=message, data=data or {}))
+
+
+def ensure_tags(owner: User, names: Sequence[str]) -> list[Tag]:
+    """The owner's tags of these names, creating the missing ones (safe under concurrency)."""
+    if not names:
+        return []
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    db.session.execute(
+        insert(Tag)
+        .values([{"owner_id": owner.id, "name": name} for name in names])
+        .on_conflict_do_nothing()
+    )
+    return list(
+        db.session.scalars(
+            select(Tag).where(Tag.owner_id == owner.id, Tag.name.in_(names)).order_by(Tag.name)
+        )
+    )
+
+
+def _replay(owner: User, key: str, request_hash: str) -> CreatedTask | None:
+    """The stored response for this key, if the key is still in its window."""
+    stored = db.session.scalar(
+        select(IdempotencyKey).where(IdempotencyKey.user_id == owner.id, IdempotencyKey.key == key)
+    )
+    if stored is None:
+        return None
+    window = timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"])
+    if stored.created_at < utcnow() - window:
+        db.session.delete(stored)
+        db.session.flush()
+        return None
+    if stored.request_hash != request_hash:
+        raise ValidationFailed(
+            "This Idempotency-Key was already used with a different body.",
+            code="idempotency_key_reused",
+        )
+    return CreatedTask(stored.response_body, replayed=True)
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _task_filters(owner: User, params: Mapping[str, Any]) -> list[ColumnElement[bool]]:
+    now = utcnow()
+    where: list[ColumnElement[bool]] = [Task.owner_id == owner.id]
+    deleted = params["deleted"]
+    if deleted == "exclude":
+        where.append(Task.deleted_at.is_(None))
+    elif deleted == "only":
+        where.append(Task.deleted_at.is_not(None))
+    if "q" in params:
+        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", params["q"]) + "%"
+        where.append(
+            or_(Task.title.ilike(pattern, escape="\\"), Task.description.ilike(pattern, escape="\\"))
+        )
+    if "status" in params:
+        where.append(Task.status.in_(params["status"]))
+    if "priority" in params:
+        where.append(Task.priority == params["priority"])
+    if "priority_min" in params:
+        where.append(Task.priority >= params["priority_min"])
+    if "priority_max" in params:
+        where.append(Task.priority <= params["priority_max"])
+    for name in params.get("tag", []):
+        where.append(
+            exists()
+            .where(task_tags.c.task_id == Task.id, task_tags.c.tag_id == Tag.id)
+            .where(Tag.owner_id == owner.id, Tag.name == name)
+        )
+    if "due_after" in params:
+        where.append(Task.due_at >= params["due_after"])
+    if "due_before" in params:
+        where.append(Task.due_at < params["due_before"])
+    overdue = and_(Task.due_at < now, Task.status != TaskStatus.COMPLETED)
+    if "overdue" in params:
+        where.append(overdue if params["overdue"] else ~overdue | Task.due_at.is_(None))
+    if "completed" in params:
+        done = Task.status == TaskStatus.COMPLETED
+        where.append(done if params["completed"] else ~done)
+    return where
+
+
+def _order(sort: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
+    """The requested keys, then `id` in the last key's direction, so that one index serves
+    a one-key sort in both directions (SPEC §4: id is always the last tie-breaker)."""
+    keys = [key for key, _ in sort]
+    if "id" in keys:
+        return sort[: keys.index("id") + 1]
+    return [*sort, ("id", sort[-1][1])]
+
+
+def _ordered(key: str, desc: bool) -> ColumnElement[Any]:
+    # Tasks without a due date come last ascending and first descending on both databases
+    # (PostgreSQL's default; SQLite would put NULL first): a missing date is "never".
+    column = _SORT_COLUMNS[key]
+    if key == "due_at":
+        return column.desc().nulls_first() if desc else column.asc().nulls_last()
+    return column.desc() if desc else column.asc()
+
+
+def _keyset_allowed(sort: list[tuple[str, bool]]) -> bool:
+    """A cursor is a row-value comparison, which needs one direction and no NULLs."""
+    return len({desc for _, desc in sort}) == 1 and all(key != "due_at" for key, _ in sort)
+
+
+def _parse_event_position(values: list[Any]) -> int:
+    (last_id,) = values
+    if not isinstance(last_id, int) or isinstance(last_id, bool):
+        raise ValueError("event ids are integers")
+    return last_id
+
+
+def _parse_position(sort: list[tuple[str, bool]], values: list[Any]) -> list[Any]:
+    """The typed sort-key values a cursor carries; ValueError if they do not fit the sort."""
+    parsed = []
+    for (key, _), value in zip(sort, values, strict=True):
+        column_type = _SORT_COLUMNS[key].type.python_type
+        if column_type is datetime:
+            parsed.append(datetime.fromisoformat(value))
+        elif isinstance(value, column_type) and not isinstance(value, bool):
+            parsed.append(value)
+        else:
+            raise ValueError(f"{key} takes {column_type.__name__}")
+    return parsed
+
+
+def _after(sort: list[tuple[str, bool]], position: list[Any]) -> ColumnElement[bool]:
+    columns = tuple_(*(_SORT_COLUMNS[key] for key, _ in sort))
+    values = tuple_(
+        *(literal(value, _SORT_COLUMNS[key].type) for (key, _), value in zip(sort, position))
+    )
+    return columns < values if sort[0][1] else columns > values
+
