@@ -15,6 +15,7 @@ from tasktracker.extensions import IdConverter, csrf, db, limiter, migrate, redi
 from tasktracker.headers import register_security_headers
 from tasktracker.observability import configure_logging, register_request_logging
 
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application; `config` overrides what the environment says."""
     app = Flask(
@@ -43,7 +44,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
-    migrate.init_app(app, db, directory=os.path.normpath(os.path.join(app.root_path, "..", "migrations")))
+    migrate.init_app(
+        app, db, directory=os.path.normpath(os.path.join(app.root_path, "..", "migrations"))
+    )
     csrf.init_app(app)
     limiter.init_app(app)
     redis_client.init_app(app)

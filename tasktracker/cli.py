@@ -38,9 +38,16 @@ def create_user(email: str, name: str, password: str) -> None:
 
 
 @click.command("seed")
-@click.option("--tasks", "count", type=click.IntRange(1, 10_000_000), default=200, show_default=True)
-@click.option("--user", "email", default=DEMO_EMAIL, show_default=True,
-              help="Whose account to fill; created (with a printed password) if missing.")  # fmt: skip
+@click.option(
+    "--tasks", "count", type=click.IntRange(1, 10_000_000), default=200, show_default=True
+)
+@click.option(
+    "--user",
+    "email",
+    default=DEMO_EMAIL,
+    show_default=True,
+    help="Whose account to fill; created (with a printed password) if missing.",
+)
 @click.option("--random-seed", type=int, default=None, help="Make the data reproducible.")
 def seed(count: int, email: str, random_seed: int | None) -> None:
     """Fill an account with realistic tasks, in bulk."""

@@ -16,7 +16,7 @@ class ConfigError(RuntimeError):
 
 
 def normalise_database_url(url: str) -> str:
-    """Map `postgres://` and `postgresql://` to the psycopg2 driver (SQLAlchemy 2.1 picks psycopg 3)."""
+    """`postgres://` and `postgresql://` mean psycopg2 here (SQLAlchemy 2.1 would pick psycopg 3)."""
     return re.sub(r"^postgres(?:ql)?://", "postgresql+psycopg2://", url)
 
 
@@ -59,7 +59,7 @@ _VARIABLES: dict[str, tuple[Any, Any]] = {
 
 
 def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Build the Flask config from os.environ plus explicit overrides; fails fast on a missing secret."""
+    """The Flask config from os.environ plus explicit overrides; fails fast on a bad value."""
     overrides = dict(overrides or {})
     env_name = overrides.pop("TASKTRACKER_ENV", None) or os.environ.get(
         "TASKTRACKER_ENV", "development"

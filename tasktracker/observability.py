@@ -64,7 +64,9 @@ def register_request_logging(app: Flask) -> None:
                 "method": request.method,
                 "path": request.path,
                 "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2)
+                if started
+                else None,
                 "remote_addr": request.remote_addr,
             },
         )

@@ -43,16 +43,18 @@ def encode_cursor(sort: str, values: Sequence[Any], page: int) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(
-    cursor: str, sort: str, parse: Callable[[list[Any]], P]
-) -> tuple[P, int]:
+def decode_cursor(cursor: str, sort: str, parse: Callable[[list[Any]], P]) -> tuple[P, int]:
     """The position (through `parse`, which raises ValueError on a misfit) and page number a
     cursor carries; 400 if it is not one we made for `sort`."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         payload = json.loads(raw)
         values, page = payload["v"], payload["p"]
-        if payload["s"] != sort or not isinstance(values, list) or len(values) != sort.count(",") + 1:
+        if (
+            payload["s"] != sort
+            or not isinstance(values, list)
+            or len(values) != sort.count(",") + 1
+        ):
             raise ValueError("cursor made for another sort")
         if not isinstance(page, int) or isinstance(page, bool) or page < 2:
             raise ValueError("bad page")

@@ -27,11 +27,22 @@ from webargs.fields import DelimitedList
 from tasktracker.errors import InvalidQuery, ValidationFailed
 from tasktracker.models import EventKind, TaskStatus
 
-# Neither PostgreSQL (NUL) nor UTF-8 (lone surrogates) can store these; the other C0/C1
-# controls have no business in a title, a name or a tag.
-_UNSTORABLE = "\x00\ud800-\udfff"
-_CONTROLS = "\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
-_LINE_BREAKS = "\t\n\r"
+# Regular-expression classes, written with escapes that Python's re and ECMAScript (the
+# OpenAPI document's patterns) read alike. No text field takes C0 or C1 controls (PostgreSQL
+# cannot even store NUL); multi-line text keeps tabs and line breaks.
+_CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+# Lone surrogates (JSON can escape them) cannot be encoded as UTF-8. Checked apart from the
+# published pattern, which schemathesis and Hypothesis would ignore if it named them.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_LINE_BREAKS = r"\t\n\r"
+# White space as ECMAScript's \s has it (Python's \s differs, on U+FEFF for one): what
+# "blank" means and what trimming removes.
+_SPACE_CHARS = (
+    " \t\n\v\f\r\u00a0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + ("\u2028\u2029\u202f\u205f\u3000\ufeff")
+)
+_SPACE = "".join(f"\\u{ord(c):04x}" for c in _SPACE_CHARS)
 
 MAX_TAGS_PER_TASK = 20
 SORT_KEYS = ("created_at", "updated_at", "due_at", "priority", "title", "status", "id")
@@ -42,33 +53,62 @@ READ_ONLY_TASK_FIELDS = frozenset(
 
 
 class Str(fields.String):
-    """A string with no control characters (multi-line text may keep tabs and line breaks),
-    trimmed of surrounding white space unless `trim=False`."""
+    """Text without control characters (`multiline` keeps tabs and line breaks), not blank
+    unless `blank=True`, trimmed of surrounding white space unless `trim=False`.
 
-    def __init__(self, *, trim: bool = True, multiline: bool = False, **kwargs: Any) -> None:
+    The rule is one regular expression, published as the field's `pattern` in the OpenAPI
+    document; lengths are checked before trimming, as the document states them.
+    """
+
+    def __init__(
+        self,
+        *,
+        trim: bool = True,
+        multiline: bool = False,
+        blank: bool = False,
+        forbid: str = "",
+        **kwargs: Any,
+    ) -> None:
+        controls = _CONTROLS + ("" if multiline else _LINE_BREAKS)
+        char = f"[^{controls}{re.escape(forbid)}]"
+        pattern = f"{char}*" if blank else f"{char}*[^{_SPACE}{controls}{re.escape(forbid)}]{char}*"
+        kwargs.setdefault("metadata", {})["pattern"] = f"^{pattern}$"
         super().__init__(**kwargs)
         self.trim = trim
-        forbidden = _UNSTORABLE + _CONTROLS + ("" if multiline else _LINE_BREAKS)
-        self.forbidden = re.compile(f"[{forbidden}]")
+        self.rule = re.compile(pattern)
+        self.controls = re.compile(f"[{controls}]")
+        self.forbid = forbid
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
-        if self.forbidden.search(text):
-            raise ValidationError("Must not contain control characters.")
-        return text.strip() if self.trim else text
+        if _LONE_SURROGATE.search(text):
+            raise ValidationError("Must be valid Unicode text.")
+        if not self.rule.fullmatch(text):
+            if self.controls.search(text):
+                raise ValidationError("Must not contain control characters.")
+            if self.forbid and any(c in text for c in self.forbid):
+                raise ValidationError(f"Must not contain {self.forbid!r}.")
+            raise ValidationError("Must not be blank.")
+        return text
+
+    def deserialize(
+        self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any
+    ) -> Any:
+        text = super().deserialize(value, attr, data, **kwargs)
+        return text.strip(_SPACE_CHARS) if self.trim and isinstance(text, str) else text
 
 
 class TagName(Str):
     """A tag: 1–50 characters, stored lower-case, no commas (forms separate tags with them)."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(validate=Length(1, 50), **kwargs)
+        super().__init__(validate=Length(1, 50), forbid=",", **kwargs)
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        name = super()._deserialize(value, attr, data, **kwargs).lower()
-        if "," in name:
-            raise ValidationError("Must not contain commas.")
-        return name
+    def deserialize(
+        self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any
+    ) -> Any:
+        name = super().deserialize(value, attr, data, **kwargs)
+        return name.lower() if isinstance(name, str) else name
 
 
 class EmailAddress(fields.Email):
@@ -80,7 +120,19 @@ class EmailAddress(fields.Email):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
-def Timestamp(**kwargs: Any) -> fields.AwareDateTime:
+class WholeNumber(fields.Integer):
+    """A JSON integer: `3` or `3.0` (JSON Schema counts both), never `"3"`, `3.5` or `true`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def timestamp(**kwargs: Any) -> fields.AwareDateTime:
     """An ISO 8601 time; one without an offset is taken as UTC."""
     return fields.AwareDateTime(default_timezone=UTC, **kwargs)
 
@@ -101,10 +153,12 @@ class TaskWriteSchema(InputSchema):
     """The writable fields of a task: POST and PUT load all of it, PATCH what is sent."""
 
     title = Str(required=True, validate=Length(1, 200))
-    description = Str(multiline=True, trim=False, validate=Length(max=10_000), load_default="")
-    priority = fields.Integer(strict=True, validate=Range(1, 5), load_default=3)
+    description = Str(
+        multiline=True, trim=False, blank=True, validate=Length(max=10_000), load_default=""
+    )
+    priority = WholeNumber(validate=Range(1, 5), load_default=3)
     status = fields.String(validate=OneOf(list(TaskStatus)), load_default=TaskStatus.PENDING.value)
-    due_at = Timestamp(allow_none=True, load_default=None)
+    due_at = timestamp(allow_none=True, load_default=None)
     tags = fields.List(TagName(), validate=Length(max=MAX_TAGS_PER_TASK), load_default=list)
 
     @pre_load
@@ -138,9 +192,7 @@ class TaskSchema(Schema):
     updated_at = fields.AwareDateTime(required=True)
     deleted_at = fields.AwareDateTime(required=True, allow_none=True)
     version = fields.Integer(required=True)
-    url = fields.Function(
-        lambda task: url_for("api.get_task", task_id=task.id), required=True
-    )
+    url = fields.Function(lambda task: url_for("api.get_task", task_id=task.id), required=True)
 
 
 class PaginationQuerySchema(InputSchema):
@@ -178,8 +230,8 @@ class TaskListQuerySchema(PaginationQuerySchema):
     priority_max = fields.Integer(validate=Range(1, 5))
     tag = fields.List(TagName(), validate=Length(max=MAX_TAGS_PER_TASK),
                       metadata={"description": "Repeatable; every tag must match"})  # fmt: skip
-    due_before = Timestamp()
-    due_after = Timestamp()
+    due_before = timestamp()
+    due_after = timestamp()
     overdue = fields.Boolean()
     completed = fields.Boolean()
     deleted = fields.String(validate=OneOf(["exclude", "include", "only"]), load_default="exclude")
@@ -239,7 +291,7 @@ EventPageSchema = _page_schema("EventPage", EventSchema)
 
 class RegistrationSchema(InputSchema):
     email = EmailAddress(required=True, validate=Length(max=254))
-    password = Str(trim=False, required=True, validate=Length(8, 1024))
+    password = Str(trim=False, blank=True, required=True, validate=Length(8, 1024))
     name = Str(required=True, validate=Length(1, 100))
 
 
@@ -252,9 +304,7 @@ class UserSchema(Schema):
 
 class TokenRequestSchema(InputSchema):
     name = Str(validate=Length(1, 100), load_default="API token")
-    expires_in_days = fields.Integer(
-        strict=True, validate=Range(1, 3650), allow_none=True, load_default=None
-    )
+    expires_in_days = WholeNumber(validate=Range(1, 3650), allow_none=True, load_default=None)
 
 
 class TokenSchema(Schema):
@@ -305,9 +355,7 @@ def load_body(schema: Schema, data: Any, *, partial: bool = False) -> dict[str, 
         return schema.load(data, partial=partial)
     except ValidationError as error:
         details = _flatten(error.messages)
-        raise ValidationFailed(
-            f"Invalid fields: {', '.join(details)}.", details=details
-        ) from None
+        raise ValidationFailed(f"Invalid fields: {', '.join(details)}.", details=details) from None
 
 
 def load_query(schema: Schema, args: Mapping[str, Any]) -> dict[str, Any]:

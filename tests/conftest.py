@@ -85,7 +85,7 @@ def make_app(database_url: str, redis_url: str, **overrides: Any) -> Flask:
 
 
 @pytest.fixture(scope="session")
-def app(backend: str, database_url: str, redis_url: str) -> Iterator[Flask]:
+def app(backend: str, database_url: str, redis_url: str) -> Flask:
     """The application, on a database the migrations built from nothing."""
     app = make_app(database_url, redis_url)
     with app.app_context():
@@ -98,7 +98,7 @@ def app(backend: str, database_url: str, redis_url: str) -> Iterator[Flask]:
         # The services' commits must become savepoints inside each test's outer transaction.
         _db.session.remove()
         _db.session.configure(join_transaction_mode="create_savepoint")
-    yield app
+    return app
 
 
 @pytest.fixture(autouse=True)

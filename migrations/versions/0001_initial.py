@@ -20,7 +20,10 @@ depends_on = None
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 JsonData = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
-LIVE = {"postgresql_where": sa.text("deleted_at IS NULL"), "sqlite_where": sa.text("deleted_at IS NULL")}
+LIVE = {
+    "postgresql_where": sa.text("deleted_at IS NULL"),
+    "sqlite_where": sa.text("deleted_at IS NULL"),
+}
 
 
 def _timestamp(name, **kwargs):
@@ -71,7 +74,9 @@ def upgrade():
         sa.Column("response_body", JsonData, nullable=False),
         _created(),
         sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_idempotency_keys_user_id_users"),
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_idempotency_keys_user_id_users"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_idempotency_keys")),

@@ -77,9 +77,10 @@ auth_rate_limit = limiter.limit(
 
 
 def json_body(*, optional: bool = False) -> Any:
-    """The request's JSON document; 415 if it is not JSON, 400 if it does not parse."""
+    """The request's JSON document; 415 if it is not JSON, 400 if it does not parse.
+    An `optional` body may be left out entirely, which reads as `{}`."""
     if optional and not request.content_length and not request.headers.get("Transfer-Encoding"):
-        return None
+        return {}
     if not request.is_json:
         raise UnsupportedMediaType("Send the body as JSON with Content-Type: application/json.")
     try:

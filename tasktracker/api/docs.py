@@ -10,9 +10,12 @@ bp = Blueprint("api_docs_ui", __name__, url_prefix="/api")
 
 # Swagger UI and ReDoc style their components inline; scripts stay 'self' only.
 # ReDoc also asks its CDN for a logo and icons: the policy blocks them and the page renders.
-DOCS_POLICY = CONTENT_SECURITY_POLICY.replace(
-    "style-src 'self'", "style-src 'self' 'unsafe-inline'"
-).replace("img-src 'self' data:", "img-src 'self' data: blob:") + "; worker-src 'self' blob:"
+DOCS_POLICY = (
+    CONTENT_SECURITY_POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'").replace(
+        "img-src 'self' data:", "img-src 'self' data: blob:"
+    )
+    + "; worker-src 'self' blob:"
+)
 
 
 def _page(template: str) -> Response:

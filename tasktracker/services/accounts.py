@@ -67,7 +67,7 @@ def authenticate(email: str, password: str) -> User | None:
 def issue_token(user: User, data: Any) -> ApiToken:
     """A new bearer token, its secret on `.secret` of the returned instance only (the database
     keeps a digest). Commits."""
-    fields = load_body(TokenRequestSchema(), data or {})
+    fields = load_body(TokenRequestSchema(), data)
     secret = security.new_token()
     days = fields["expires_in_days"]
     token = ApiToken(

@@ -15,20 +15,71 @@ from tasktracker.services.tasks import ensure_tags
 
 BATCH_SIZE = 5_000
 
-_VERBS = ["Review", "Write", "Fix", "Plan", "Update", "Draft", "Test", "Migrate", "Call",
-          "Prepare", "Refactor", "Document", "Schedule", "Clean up", "Investigate", "Deploy"]
-_OBJECTS = ["the quarterly report", "login page styles", "invoice export", "onboarding docs",
-            "database backups", "release notes", "the Q3 budget", "flaky CI job",
-            "customer feedback survey", "API rate limits", "team offsite agenda",
-            "dependency upgrades", "search indexing", "password reset emails",
-            "the dentist", "monitoring alerts", "design review", "expense claims",
-            "mobile layout", "holiday rota"]
-_DETAILS = ["", "", "", "Blocked on the vendor's answer.", "Ask Sam for the numbers first.",
-            "See the notes from Monday's meeting.\nTwo open questions remain.",
-            "Needs a second pair of eyes before Friday.", "Low effort, high value.",
-            "Follow up if no reply by Thursday."]
-_TAGS = ["work", "home", "urgent", "backend", "frontend", "ops", "finance", "errands",
-         "reading", "health", "someday", "waiting"]
+_VERBS = [
+    "Review",
+    "Write",
+    "Fix",
+    "Plan",
+    "Update",
+    "Draft",
+    "Test",
+    "Migrate",
+    "Call",
+    "Prepare",
+    "Refactor",
+    "Document",
+    "Schedule",
+    "Clean up",
+    "Investigate",
+    "Deploy",
+]
+_OBJECTS = [
+    "the quarterly report",
+    "login page styles",
+    "invoice export",
+    "onboarding docs",
+    "database backups",
+    "release notes",
+    "the Q3 budget",
+    "flaky CI job",
+    "customer feedback survey",
+    "API rate limits",
+    "team offsite agenda",
+    "dependency upgrades",
+    "search indexing",
+    "password reset emails",
+    "the dentist",
+    "monitoring alerts",
+    "design review",
+    "expense claims",
+    "mobile layout",
+    "holiday rota",
+]
+_DETAILS = [
+    "",
+    "",
+    "",
+    "Blocked on the vendor's answer.",
+    "Ask Sam for the numbers first.",
+    "See the notes from Monday's meeting.\nTwo open questions remain.",
+    "Needs a second pair of eyes before Friday.",
+    "Low effort, high value.",
+    "Follow up if no reply by Thursday.",
+]
+_TAGS = [
+    "work",
+    "home",
+    "urgent",
+    "backend",
+    "frontend",
+    "ops",
+    "finance",
+    "errands",
+    "reading",
+    "health",
+    "someday",
+    "waiting",
+]
 # Roughly how a real backlog looks: mostly open, a quarter done, a few stuck or failed.
 _STATUSES = [(TaskStatus.PENDING, 55), (TaskStatus.IN_PROGRESS, 12),
              (TaskStatus.COMPLETED, 28), (TaskStatus.FAILED, 5)]  # fmt: skip

@@ -146,9 +146,7 @@ def tag_counts(owner: User) -> list[dict[str, Any]]:
 # --- changing ----------------------------------------------------------------------------
 
 
-def create_task(
-    owner: User, data: Any, *, idempotency_key: str | None = None
-) -> CreatedTask:
+def create_task(owner: User, data: Any, *, idempotency_key: str | None = None) -> CreatedTask:
     """Commits the task and its `created` event; with a key, also the response to replay."""
     if idempotency_key is None:
         task = _new_task(owner, load_body(TaskWriteSchema(), data))
@@ -291,7 +289,10 @@ def _new_task(owner: User, fields: Mapping[str, Any]) -> Task:
         task,
         EventKind.CREATED,
         "Created.",
-        {name: _jsonable(fields[name]) for name in ("title", "priority", "status", "due_at", "tags")},
+        {
+            name: _jsonable(fields[name])
+            for name in ("title", "priority", "status", "due_at", "tags")
+        },
     )
     return task
 
@@ -383,7 +384,9 @@ def _task_filters(owner: User, params: Mapping[str, Any]) -> list[ColumnElement[
     if "q" in params:
         pattern = "%" + re.sub(r"([\\%_])", r"\\\1", params["q"]) + "%"
         where.append(
-            or_(Task.title.ilike(pattern, escape="\\"), Task.description.ilike(pattern, escape="\\"))
+            or_(
+                Task.title.ilike(pattern, escape="\\"), Task.description.ilike(pattern, escape="\\")
+            )
         )
     if "status" in params:
         where.append(Task.status.in_(params["status"]))
@@ -457,9 +460,9 @@ def _parse_position(sort: list[tuple[str, bool]], values: list[Any]) -> list[Any
 
 
 def _after(sort: list[tuple[str, bool]], position: list[Any]) -> ColumnElement[bool]:
-    columns = tuple_(*(_SORT_COLUMNS[key] for key, _ in sort))
-    values = tuple_(
-        *(literal(value, _SORT_COLUMNS[key].type) for (key, _), value in zip(sort, position))
-    )
+    """Rows past `position` in the sort's (single) direction: one row-value comparison, which
+    the sort's index answers as a range scan."""
+    keys = [_SORT_COLUMNS[key] for key, _ in sort]
+    columns = tuple_(*keys)
+    values = tuple_(*(literal(v, c.type) for c, v in zip(keys, position, strict=True)))
     return columns < values if sort[0][1] else columns > values
-

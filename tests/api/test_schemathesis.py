@@ -1,0 +1,69 @@
+"""Property-based fuzzing of every operation in the OpenAPI document, in process.
+
+Schemathesis generates valid and invalid requests from the document and checks each answer:
+no 5xx, the status code and headers documented, the body valid against its schema.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import schemathesis
+from flask import Flask
+from hypothesis import HealthCheck, settings
+
+from tests.conftest import PASSWORD, ApiClient, basic_auth
+
+MAX_EXAMPLES = 40
+
+
+@pytest.fixture
+def fuzz_owner(make_api_client: Any) -> ApiClient:
+    return make_api_client()
+
+
+@pytest.fixture
+def api_schema(app: Flask, fuzz_owner: ApiClient) -> Any:
+    # Real resources for the generated ids to hit now and then, besides random (404) ones.
+    task = fuzz_owner.create_task(title="Fuzz target", tags=["fuzz"])
+    token_id = fuzz_owner.get("/api/tokens").json[0]["id"]
+    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
+    schema.config.generation.update(max_examples=MAX_EXAMPLES)
+
+    @schema.hook
+    def map_path_parameters(ctx: Any, path_parameters: dict[str, Any] | None) -> Any:
+        if not path_parameters:
+            return path_parameters
+        generated = path_parameters.get("task_id")
+        if isinstance(generated, int) and generated % 2:
+            path_parameters["task_id"] = task["id"]
+        # Never revoke the token the other cases authenticate with.
+        if path_parameters.get("token_id") == token_id:
+            path_parameters["token_id"] = token_id + 1_000_000
+        return path_parameters
+
+    return schema
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+def credentials(case: Any, owner: ApiClient) -> dict[str, str]:
+    """What the document asks of each operation: nothing, HTTP Basic, or the bearer token."""
+    security = case.operation.definition.raw.get("security")
+    if security == []:
+        return {}
+    if security == [{"basicAuth": []}]:
+        return basic_auth(owner.user["email"], PASSWORD)
+    return {"Authorization": f"Bearer {owner.token}"}
+
+
+@schema.parametrize()
+@settings(
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
+                           HealthCheck.function_scoped_fixture],
+)  # fmt: skip
+def test_api_conforms_to_its_document(case: Any, fuzz_owner: ApiClient) -> None:
+    case.call_and_validate(headers=credentials(case, fuzz_owner))
