@@ -16,7 +16,7 @@ class ConfigError(RuntimeError):
 
 
 def normalise_database_url(url: str) -> str:
-    """`postgres://` and `postgresql://` mean psycopg2 here (SQLAlchemy 2.1 would pick psycopg 3)."""
+    """`postgres://` and `postgresql://` mean psycopg2 (SQLAlchemy 2.1 would pick psycopg 3)."""
     return re.sub(r"^postgres(?:ql)?://", "postgresql+psycopg2://", url)
 
 

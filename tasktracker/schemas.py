@@ -224,7 +224,9 @@ class PaginationQuerySchema(InputSchema):
 
 class TaskListQuerySchema(PaginationQuerySchema):
     q = Str(validate=Length(1, 200), metadata={"description": "Substring of title or description"})
-    status = DelimitedList(fields.String(validate=OneOf(list(TaskStatus))))
+    status = DelimitedList(
+        fields.String(validate=OneOf(list(TaskStatus))), validate=Length(min=1, max=4)
+    )
     priority = fields.Integer(validate=Range(1, 5))
     priority_min = fields.Integer(validate=Range(1, 5))
     priority_max = fields.Integer(validate=Range(1, 5))
@@ -361,24 +363,20 @@ def load_body(schema: Schema, data: Any, *, partial: bool = False) -> dict[str, 
 def load_query(schema: Schema, args: Mapping[str, Any]) -> dict[str, Any]:
     """Validate query parameters; every failure is a 400 naming the parameters.
 
-    Empty values count as absent (an HTML filter form sends every field); a parameter
-    given twice is an error unless the schema declares a list (`tag`).
+    A parameter given twice is an error unless the schema declares a list (`tag`).
     """
     data: dict[str, Any] = {}
-    repeated: dict[str, list[str]] = {}
+    errors: dict[str, list[str]] = {}
     getlist = getattr(args, "getlist", lambda key: [args[key]])
     for key in args:
-        values = [v for v in getlist(key) if v != ""]
-        if not values:
-            continue
+        values = getlist(key)
         field = schema.fields.get(key)
         if isinstance(field, fields.List) and not isinstance(field, DelimitedList):
             data[key] = values
         elif len(values) == 1:
             data[key] = values[0]
         else:
-            repeated[key] = ["Given more than once."]
-    errors = repeated
+            errors[key] = ["Given more than once."]
     try:
         loaded = schema.load(data)
     except ValidationError as error:

@@ -9,6 +9,7 @@ test. Tests under tests/api run on both; everything else on PostgreSQL only.
 from __future__ import annotations
 
 import base64
+import functools
 import itertools
 import os
 from collections.abc import Iterator
@@ -17,18 +18,20 @@ from typing import Any
 
 import pytest
 import redis
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import text
 from werkzeug.test import TestResponse
 
-from tasktracker import create_app
+from tasktracker import create_app, security
 from tasktracker.extensions import db as _db
 from tasktracker.services import accounts
 
 TESTS = Path(__file__).parent
 BACKENDS = ("postgresql", "sqlite")
+PRODUCTION_HASHER = security._hasher
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -49,6 +52,23 @@ def _required_env(name: str) -> str:
             returncode=2,
         )
     return value
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> Iterator[None]:
+    """argon2id at its minimum cost: at the production cost (about 0.3 s a hash here) hashing
+    the fixtures' passwords would dominate the suite's time. Tests of the real parameters
+    ask for `production_password_hashing`."""
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(security, "_hasher", cheap)
+        patch.setattr(security, "_dummy_hash", functools.cache(lambda: cheap.hash("dummy")))
+        yield
+
+
+@pytest.fixture
+def production_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(security, "_hasher", PRODUCTION_HASHER)
 
 
 @pytest.fixture(scope="session")

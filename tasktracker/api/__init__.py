@@ -3,6 +3,7 @@ helpers shared by its views. Views parse, call one service, dump."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any, TypeVar
@@ -19,6 +20,7 @@ from tasktracker.security import token_digest
 from tasktracker.services import accounts as account_service
 
 F = TypeVar("F", bound=Callable[..., Any])
+_VERSION_TAG = re.compile(r"[0-9]{1,9}")
 
 blp = Blueprint("api", __name__, url_prefix="/api", description="The Task Tracker JSON API.")
 
@@ -93,7 +95,8 @@ def if_match_versions() -> list[int] | None:
     """The task versions an `If-Match` header accepts; None when it is absent or `*`."""
     if "If-Match" not in request.headers or request.if_match.star_tag:
         return None
-    return [int(tag) for tag in request.if_match.as_set() if tag.isdigit() and len(tag) < 10]
+    tags = request.if_match.as_set()
+    return [int(tag) for tag in tags if isinstance(tag, str) and _VERSION_TAG.fullmatch(tag)]
 
 
 def etag(version: int) -> dict[str, str]:

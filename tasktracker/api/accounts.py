@@ -59,7 +59,7 @@ def create_token() -> Any:
 @errors(401)
 @blp.response(200, TokenSchema(many=True))
 def list_tokens() -> Any:
-    """The caller's live tokens (never their secrets)"""
+    """The caller's tokens that are not revoked, expired ones included (never their secrets)"""
     return service.list_tokens(current_user())
 
 

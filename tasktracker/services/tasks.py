@@ -198,9 +198,10 @@ def update_task(
     partial: bool,
     if_match: Sequence[int] | None = None,
 ) -> Task:
-    """PUT (every writable field) or PATCH (the fields sent). Commits; logs what changed."""
-    task = _task_for_change(owner, task_id, if_match)
+    """PUT (every writable field) or PATCH (the fields sent). Commits; logs what changed.
+    The body is validated before the task is even looked up (and locked)."""
     fields = load_body(TaskWriteSchema(), data, partial=partial)
+    task = _task_for_change(owner, task_id, if_match)
     changes: dict[str, list[Any]] = {}
     for name in EDITABLE_FIELDS:
         if name in fields and getattr(task, name) != fields[name]:
@@ -451,11 +452,12 @@ def _parse_position(sort: list[tuple[str, bool]], values: list[Any]) -> list[Any
     for (key, _), value in zip(sort, values, strict=True):
         column_type = _SORT_COLUMNS[key].type.python_type
         if column_type is datetime:
-            parsed.append(datetime.fromisoformat(value))
-        elif isinstance(value, column_type) and not isinstance(value, bool):
-            parsed.append(value)
-        else:
+            value = datetime.fromisoformat(value)  # TypeError unless a string
+            if value.tzinfo is None:
+                raise ValueError("cursor times carry their offset")
+        elif not isinstance(value, column_type) or isinstance(value, bool):
             raise ValueError(f"{key} takes {column_type.__name__}")
+        parsed.append(value)
     return parsed
 
 

@@ -1,0 +1,126 @@
+"""The list's queries on PostgreSQL with 100 000 tasks of one owner (and others' tasks):
+each reads an index in the requested order and stops after a page, never sorting more
+rows than a page holds; a cursor makes a deep page as cheap as the first."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import event, text
+
+from tasktracker.extensions import db
+from tasktracker.models import User
+from tasktracker.services import accounts, tasks
+from tasktracker.services.seed import seed_tasks
+
+OWNER_TASKS = 100_000
+OTHER_TASKS = 20_000
+PER_PAGE = 20
+
+
+@pytest.fixture(scope="module")
+def big_owner(app: Flask) -> Iterator[str]:
+    """Seeded once for the module and committed (the tests only read), removed afterwards."""
+    emails = ("plans-owner@example.com", "plans-other@example.com")
+    with app.app_context():
+        owner, other = (
+            accounts.register_user({"email": e, "name": "Plans", "password": "x" * 12})
+            for e in emails
+        )
+        seed_tasks(owner, OWNER_TASKS, seed=1)
+        seed_tasks(other, OTHER_TASKS, seed=2)
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
+    yield emails[0]
+    with app.app_context():
+        db.session.execute(User.__table__.delete().where(User.email.in_(emails)))
+        db.session.commit()
+
+
+def list_query(app: Flask, email: str, args: dict[str, Any]) -> tuple[str, Any, Any]:
+    """The SELECT the service runs for one page, its parameters, and the page it returned."""
+    captured: list[tuple[str, Any]] = []
+    with app.app_context():
+        connection = db.session.connection()
+
+        def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *rest: Any) -> None:
+            if " LIMIT " in statement and "FROM tasks" in statement:
+                captured.append((statement, parameters))
+
+        event.listen(connection, "before_cursor_execute", capture)
+        try:
+            page = tasks.list_tasks(accounts.user_by_email(email), args)
+        finally:
+            event.remove(connection, "before_cursor_execute", capture)
+        assert len(captured) == 1, captured
+        statement, parameters = captured[0]
+        return statement, parameters, page
+
+
+def explain(app: Flask, statement: str, parameters: Any) -> dict[str, Any]:
+    with app.app_context():
+        cursor = db.session.connection().connection.cursor()
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters)
+        (plan,) = cursor.fetchone()
+        return (plan if isinstance(plan, list) else json.loads(plan))[0]["Plan"]
+
+
+def nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from nodes(child)
+
+
+def assert_index_page(plan: dict[str, Any], index: str) -> None:
+    scans = [n for n in nodes(plan) if n["Node Type"] in ("Index Scan", "Index Only Scan")]
+    assert [n["Index Name"] for n in scans] == [index], json.dumps(plan, indent=1)
+    assert scans[0]["Actual Rows"] <= PER_PAGE + 1
+    for node in nodes(plan):
+        assert (
+            node["Node Type"] not in ("Sort", "Incremental Sort") or node["Actual Rows"] <= PER_PAGE
+        ), json.dumps(plan, indent=1)
+        assert node["Node Type"] != "Seq Scan", json.dumps(plan, indent=1)
+
+
+@pytest.mark.parametrize(
+    ("args", "index"),
+    [
+        ({}, "ix_tasks_live_created"),
+        ({"sort": "created_at"}, "ix_tasks_live_created"),
+        ({"status": "pending"}, "ix_tasks_live_status_created"),
+        ({"status": "failed"}, "ix_tasks_live_status_created"),
+        ({"sort": "-priority"}, "ix_tasks_live_priority"),
+        ({"sort": "priority"}, "ix_tasks_live_priority"),
+        ({"sort": "due_at"}, "ix_tasks_live_due"),
+        ({"sort": "-due_at"}, "ix_tasks_live_due"),
+        ({"sort": "-updated_at"}, "ix_tasks_live_updated"),
+        ({"sort": "title"}, "ix_tasks_live_title"),
+    ],
+)
+def test_list_reads_one_page_from_an_index(
+    app: Flask, big_owner: str, args: dict[str, str], index: str
+) -> None:
+    statement, parameters, page = list_query(app, big_owner, {**args, "per_page": PER_PAGE})
+    assert len(page.items) == PER_PAGE
+    assert_index_page(explain(app, statement, parameters), index)
+
+
+@pytest.mark.parametrize(
+    ("sort", "index"),
+    [("-created_at", "ix_tasks_live_created"), ("-priority", "ix_tasks_live_priority")],
+)
+def test_a_deep_page_by_cursor_costs_what_the_first_costs(
+    app: Flask, big_owner: str, sort: str, index: str
+) -> None:
+    args: dict[str, Any] = {"per_page": PER_PAGE, "sort": sort}
+    # Page 499 by offset, then page 500 by the cursor its `next` link carries.
+    *_, page = list_query(app, big_owner, {**args, "page": 499})
+    assert page.next_cursor
+    statement, parameters, page = list_query(app, big_owner, {**args, "cursor": page.next_cursor})
+    assert page.page == 500
+    assert len(page.items) == PER_PAGE
+    assert_index_page(explain(app, statement, parameters), index)
