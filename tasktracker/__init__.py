@@ -9,9 +9,14 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from tasktracker import ops
+from tasktracker.api import blp as api_blueprint
+from tasktracker.api import docs as api_docs
+from tasktracker.api import rest_api
+from tasktracker.cli import register_commands
 from tasktracker.config import load_config
 from tasktracker.errors import register_error_handlers
-from tasktracker.extensions import IdConverter, csrf, db, limiter, migrate, redis_client, rest_api
+from tasktracker.extensions import IdConverter, csrf, db, limiter, migrate, redis_client
 from tasktracker.headers import register_security_headers
 from tasktracker.observability import configure_logging, register_request_logging
 
@@ -67,17 +72,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from tasktracker import ops
-    from tasktracker.api import blp as api_blueprint
-    from tasktracker.api import docs
-
     rest_api.register_blueprint(api_blueprint)
     csrf.exempt(api_blueprint)  # bearer tokens only: no cookie, so nothing to forge
-    app.register_blueprint(docs.bp)
+    app.register_blueprint(api_docs.bp)
     app.register_blueprint(ops.bp)
-
-
-def register_commands(app: Flask) -> None:
-    from tasktracker.cli import register_commands as register
-
-    register(app)

@@ -7,6 +7,7 @@ import time
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 
 from tasktracker.errors import AppError
 from tasktracker.services import accounts
@@ -23,6 +24,7 @@ def _fail(error: AppError) -> click.ClickException:
 
 
 @click.command("create-user")
+@with_appcontext
 @click.option("--email", prompt=True)
 @click.option("--name", prompt=True)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
@@ -38,6 +40,7 @@ def create_user(email: str, name: str, password: str) -> None:
 
 
 @click.command("seed")
+@with_appcontext
 @click.option(
     "--tasks", "count", type=click.IntRange(1, 10_000_000), default=200, show_default=True
 )

@@ -11,7 +11,6 @@ from flask import Flask, current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
-from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import Engine, MetaData, event
@@ -32,20 +31,6 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class TaskTrackerApi(Api):
-    """flask-smorest's Api without its app-wide HTTPException handler.
-
-    flask-smorest answers every HTTPException in JSON, HTML pages included, and drops
-    `Allow` on 405; tasktracker.errors registers the one dispatcher instead.
-    """
-
-    # The §6 error shape, by its marshmallow registry name (tasktracker.schemas defines it).
-    ERROR_SCHEMA = "ErrorSchema"
-
-    def _register_error_handlers(self) -> None:
-        pass
-
-
 class IdConverter(IntegerConverter):
     """`<id:...>`: a row id from 1 to 2**63 - 1, so a huge number is a 404, not an overflow."""
 
@@ -57,10 +42,6 @@ class IdConverter(IntegerConverter):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-rest_api = TaskTrackerApi()
-rest_api.register_converter(
-    IdConverter, lambda converter: {"type": "integer", "minimum": 1, "maximum": IdConverter.MAX}
-)
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
 

@@ -9,6 +9,7 @@ test. Tests under tests/api run on both; everything else on PostgreSQL only.
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import itertools
 import os
@@ -22,10 +23,11 @@ from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 from werkzeug.test import TestResponse
 
 from tasktracker import create_app, security
+from tasktracker.config import normalise_database_url
 from tasktracker.extensions import db as _db
 from tasktracker.services import accounts
 
@@ -43,7 +45,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("backend", backends, indirect=True, scope="session")
 
 
-def _required_env(name: str) -> str:
+def required_env(name: str) -> str:
     value = os.environ.get(name)
     if not value:
         pytest.exit(
@@ -52,6 +54,23 @@ def _required_env(name: str) -> str:
             returncode=2,
         )
     return value
+
+
+@contextlib.contextmanager
+def scratch_database(name: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database next to the test database, dropped afterwards;
+    yields its URL. (The test role may create databases: tests/services.sh.)"""
+    base = make_url(normalise_database_url(required_env("TEST_DATABASE_URL")))
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -78,7 +97,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    url = _required_env("TEST_REDIS_URL")
+    url = required_env("TEST_REDIS_URL")
     redis.Redis.from_url(url).flushdb()
     return url
 
@@ -86,7 +105,7 @@ def redis_url() -> str:
 @pytest.fixture(scope="session")
 def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     if backend == "postgresql":
-        return _required_env("TEST_DATABASE_URL")
+        return required_env("TEST_DATABASE_URL")
     return "sqlite:///" + str(tmp_path_factory.mktemp("sqlite") / "tasktracker.sqlite3")
 
 

@@ -5,7 +5,8 @@
 #   - TEST_DATABASE_URL / TEST_REDIS_URL already set: used as they are, nothing is touched.
 #   - Otherwise local servers on 127.0.0.1: started when stopped, installed first (Debian,
 #     as root) when absent; anywhere else it says what to install.
-# The test database and role are "tasktracker_test"; Redis database 15 is flushed by tests.
+# The test database and role are "tasktracker_test" (allowed to create the scratch databases
+# "tasktracker_test_*" some tests use); Redis database 15 is flushed by tests.
 
 PG_PORT=5432
 REDIS_PORT=6379
@@ -63,6 +64,8 @@ _ensure_postgresql() {
   "${psql[@]}" -d postgres >/dev/null <<'SQL' || { _say "could not create the test role and database"; return 1; }
 SELECT 'CREATE ROLE tasktracker_test LOGIN PASSWORD ''tasktracker_test'''
 WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tasktracker_test') \gexec
+-- Some tests build scratch databases of their own (the migrations' check, browser tests).
+ALTER ROLE tasktracker_test CREATEDB;
 SELECT 'CREATE DATABASE tasktracker_test OWNER tasktracker_test'
 WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'tasktracker_test') \gexec
 SQL

@@ -10,18 +10,38 @@ from typing import Any, TypeVar
 
 from flask import current_app, g, request
 from flask_limiter.util import get_remote_address
-from flask_smorest import Blueprint
+from flask_smorest import Api, Blueprint
 from werkzeug.exceptions import BadRequest as WerkzeugBadRequest
 
 from tasktracker.errors import BadRequest, Unauthorized, UnsupportedMediaType
-from tasktracker.extensions import limiter
+from tasktracker.extensions import IdConverter, limiter
 from tasktracker.models import User
+from tasktracker.schemas import ErrorSchema
 from tasktracker.security import token_digest
 from tasktracker.services import accounts as account_service
 
 F = TypeVar("F", bound=Callable[..., Any])
 _VERSION_TAG = re.compile(r"[0-9]{1,9}")
 
+
+
+class TaskTrackerApi(Api):
+    """flask-smorest's Api documenting errors in the §6 shape, without its app-wide
+    HTTPException handler: that one answers every error in JSON, HTML pages too, and drops
+    `Allow` on 405; tasktracker.errors registers the one dispatcher instead."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def _register_error_handlers(self) -> None:
+        pass
+
+
+# The extension object lives here rather than in tasktracker.extensions: its error schema
+# comes from tasktracker.schemas, which depends on the extensions.
+rest_api = TaskTrackerApi()
+rest_api.register_converter(
+    IdConverter, lambda converter: {"type": "integer", "minimum": 1, "maximum": IdConverter.MAX}
+)
 blp = Blueprint("api", __name__, url_prefix="/api", description="The Task Tracker JSON API.")
 
 # Default-deny: every API endpoint wants a bearer token except these.
@@ -124,7 +144,7 @@ def errors(*statuses: int) -> Callable[[F], F]:
     def decorate(view: F) -> F:
         for status in sorted({*statuses, 429, 500}, reverse=True):
             view = blp.alt_response(
-                status, schema="ErrorSchema", description=_ERROR_DESCRIPTIONS[status]
+                status, schema=ErrorSchema, description=_ERROR_DESCRIPTIONS[status]
             )(view)
         return view
 

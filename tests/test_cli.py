@@ -1,0 +1,89 @@
+"""The operator commands: create-user and seed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import func, select
+
+from tasktracker.extensions import db
+from tasktracker.models import Tag, Task, TaskEvent, User, task_tags
+from tasktracker.services import accounts
+
+
+def test_create_user(runner: Any, app: Flask, monkeypatch: Any) -> None:
+    monkeypatch.setitem(app.config, "REGISTRATION_OPEN", False)  # operators are not bound by it
+    result = runner.invoke(
+        args=["create-user", "--email", "Ops@Example.com", "--name", "Ops", "--password", "x" * 12]
+    )
+    assert result.exit_code == 0, result.output
+    assert "<ops@example.com>" in result.output
+    with app.app_context():
+        assert accounts.authenticate("ops@example.com", "x" * 12) is not None
+
+
+def test_create_user_prompts_for_what_is_missing(runner: Any, app: Flask) -> None:
+    result = runner.invoke(
+        args=["create-user"], input="p@example.com\nPat\nsecret-pass\nsecret-pass\n"
+    )
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert accounts.user_by_email("p@example.com").name == "Pat"
+
+
+def test_create_user_reports_invalid_input_without_a_traceback(runner: Any, make_user: Any) -> None:
+    make_user(email="taken@example.com")
+    taken = runner.invoke(
+        args=["create-user", "--email", "taken@example.com", "--name", "T", "--password", "x" * 12]
+    )
+    assert taken.exit_code == 1
+    assert "already exists" in taken.output
+    invalid = runner.invoke(
+        args=["create-user", "--email", "nope", "--name", "", "--password", "short"]
+    )
+    assert invalid.exit_code == 1
+    assert "email:" in invalid.output
+    assert "password:" in invalid.output
+    assert "Traceback" not in invalid.output
+
+
+def test_seed_fills_an_account_with_varied_tasks(runner: Any, app: Flask, make_user: Any) -> None:
+    user = make_user()
+    result = runner.invoke(args=["seed", "--tasks", "1500", "--user", user["email"]])
+    assert result.exit_code == 0, result.output
+    assert "Inserted 1500 tasks" in result.output
+    with app.app_context():
+        owned = select(Task).where(Task.owner_id == user["id"])
+        tasks = db.session.scalars(owned).all()
+        assert len(tasks) == 1500
+        assert {t.status for t in tasks} == {"pending", "in_progress", "completed", "failed"}
+        assert {t.priority for t in tasks} == {1, 2, 3, 4, 5}
+        assert len({t.title for t in tasks}) > 100
+        assert 0.3 < sum(t.due_at is not None for t in tasks) / 1500 < 0.9
+        assert 0.01 < sum(t.deleted_at is not None for t in tasks) / 1500 < 0.1
+        assert all(t.completed_at is not None for t in tasks if t.status == "completed")
+        assert all(t.created_at <= t.updated_at for t in tasks)
+        ids = [t.id for t in tasks]
+        events = db.session.scalar(
+            select(func.count()).select_from(TaskEvent).where(TaskEvent.task_id.in_(ids))
+        )
+        assert events == 1500
+        tagged = db.session.scalar(
+            select(func.count(func.distinct(task_tags.c.task_id)))
+            .join(Tag, Tag.id == task_tags.c.tag_id)
+            .where(Tag.owner_id == user["id"])
+        )
+        assert 0.5 < tagged / 1500 < 0.9
+
+
+def test_seed_creates_the_account_when_missing(runner: Any, app: Flask) -> None:
+    result = runner.invoke(args=["seed", "--tasks", "5", "--user", "new@example.com"])
+    assert result.exit_code == 0, result.output
+    assert "Created new@example.com with password" in result.output
+    password = result.output.split("with password ")[1].split()[0]
+    with app.app_context():
+        user = accounts.authenticate("new@example.com", password)
+        assert user is not None
+        assert db.session.scalar(select(func.count()).where(Task.owner_id == user.id)) == 5
+        assert db.session.scalar(select(func.count()).select_from(User)) >= 1
