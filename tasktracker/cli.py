@@ -9,6 +9,7 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
+from tasktracker.bench import bench
 from tasktracker.errors import AppError
 from tasktracker.services import accounts
 from tasktracker.services.seed import seed_tasks
@@ -76,3 +77,4 @@ def seed(count: int, email: str, random_seed: int | None) -> None:
 def register_commands(app: Flask) -> None:
     app.cli.add_command(create_user)
     app.cli.add_command(seed)
+    app.cli.add_command(bench)

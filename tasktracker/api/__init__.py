@@ -24,7 +24,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 _VERSION_TAG = re.compile(r"[0-9]{1,9}")
 
 
-
 class TaskTrackerApi(Api):
     """flask-smorest's Api documenting errors in the §6 shape, without its app-wide
     HTTPException handler: that one answers every error in JSON, HTML pages too, and drops
