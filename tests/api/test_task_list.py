@@ -284,7 +284,7 @@ def test_filters_combine_and_see_only_the_callers_tasks(alice, bob):
         "due_before",
         "overdue",
         "completed",
-    ],  # fmt: skip
+    ],
 )
 def test_an_empty_value_is_a_bad_value(alice, name):
     response = alice.get(TASKS, query_string={name: ""})
