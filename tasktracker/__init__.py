@@ -33,11 +33,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
 
     configure_logging(app)
+    # after_request hooks run last-registered first: these two see the final response.
     register_request_logging(app)
+    register_security_headers(app)
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
-    register_security_headers(app)
     register_commands(app)
     if app.config["PROXY_FIX_HOPS"]:
         hops = app.config["PROXY_FIX_HOPS"]

@@ -42,7 +42,7 @@ def _int(value: str, name: str) -> int:
 
 # name -> (parser, default). Every variable the application reads is listed here
 # and documented in README.md and .env.example.
-_VARIABLES: dict[str, tuple[Any, Any]] = {
+VARIABLES: dict[str, tuple[Any, Any]] = {
     "DATABASE_URL": (_str, None),
     "REDIS_URL": (_str, None),
     "SECRET_KEY": (_str, None),
@@ -54,7 +54,6 @@ _VARIABLES: dict[str, tuple[Any, Any]] = {
     "RATELIMIT_API": (_str, "600 per minute"),
     "RATELIMIT_AUTH": (_str, "10 per minute"),
     "IDEMPOTENCY_TTL_HOURS": (_int, 24),
-    "TOKEN_DEFAULT_EXPIRES_DAYS": (_int, 0),
 }
 
 
@@ -70,7 +69,7 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         )
 
     values: dict[str, Any] = {}
-    for name, (parse, default) in _VARIABLES.items():
+    for name, (parse, default) in VARIABLES.items():
         raw = os.environ.get(name)
         values[name] = default if raw in (None, "") else parse(raw, name)
     values.update(overrides)

@@ -1,4 +1,4 @@
-"""Security headers on every response (SPEC §8)."""
+"""Headers on every response: security (SPEC §8), and Retry-After only where it means something."""
 
 from __future__ import annotations
 
@@ -28,6 +28,9 @@ def register_security_headers(app: Flask) -> None:
         headers.setdefault("Referrer-Policy", "same-origin")
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        # Flask-Limiter sends Retry-After with every response; it means something on 429/503.
+        if response.status_code not in (429, 503):
+            headers.pop("Retry-After", None)
         if app.config["HSTS"]:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask, request
 
 from tasktracker import create_app
-from tasktracker.config import ConfigError, load_config, normalise_database_url
+from tasktracker.config import VARIABLES, ConfigError, load_config, normalise_database_url
 from tests.conftest import make_app
 
 
@@ -117,3 +118,12 @@ def test_proxy_fix_trusts_only_the_configured_hops(
         environ_base={"REMOTE_ADDR": "10.0.0.2"},
     )  # fmt: skip
     assert response.json == {"url": url, "remote": remote}
+
+
+def test_every_variable_is_documented() -> None:
+    root = Path(__file__).parent.parent
+    readme = (root / "README.md").read_text()
+    example = (root / ".env.example").read_text()
+    for name in ["TASKTRACKER_ENV", *VARIABLES]:
+        assert f"`{name}`" in readme, name
+        assert f"\n{name}=" in example, name

@@ -149,19 +149,18 @@ def test_unexpected_error_is_500_without_details(crashing_app: Flask) -> None:
     assert "secret" not in page.get_data(as_text=True)
 
 
-def test_rate_limit_is_429_with_retry_after(
-    database_url: str, redis_url: str, backend: str
-) -> None:
+def test_rate_limit_is_429_with_retry_after(app: Flask, database_url: str, redis_url: str) -> None:
     import redis
 
     redis.Redis.from_url(redis_url).flushdb()
     app = make_app(database_url, redis_url, RATELIMIT_ENABLED=True, RATELIMIT_AUTH="2 per minute")
     client = app.test_client()
-    statuses = [
-        client.post("/api/tokens", headers={"Authorization": "Basic eDp5"}).status_code
-        for _ in range(3)
+    responses = [
+        client.post("/api/tokens", headers={"Authorization": "Basic eDp5"}) for _ in range(3)
     ]
-    assert statuses == [401, 401, 429]
+    assert [r.status_code for r in responses] == [401, 401, 429]
+    assert "Retry-After" not in responses[0].headers  # only where a retry is asked for
+    assert responses[0].headers["X-RateLimit-Remaining"] == "1"
     response = client.post("/api/tokens", headers={"Authorization": "Basic eDp5"})
     assert_error(response, 429, "rate_limited")
     assert int(response.headers["Retry-After"]) > 0

@@ -1,0 +1,26 @@
+# The Task Tracker image: the web app (gunicorn) and the one-shot migration; see
+# docker-compose.yml. Runs as an unprivileged user.
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+COPY requirements.txt ./
+RUN pip install -r requirements.txt
+
+COPY wsgi.py .flaskenv ./
+COPY tasktracker ./tasktracker
+COPY migrations ./migrations
+COPY templates ./templates
+COPY static ./static
+COPY deploy ./deploy
+
+RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin tasktracker \
+    && mkdir -p /app/instance && chown tasktracker /app/instance
+USER tasktracker
+
+EXPOSE 8000
+CMD ["gunicorn", "-c", "deploy/gunicorn.conf.py", "wsgi:app"]
