@@ -14,6 +14,7 @@ from typing import Any
 from flask import url_for
 from marshmallow import (
     RAISE,
+    missing,
     Schema,
     ValidationError,
     fields,
@@ -174,6 +175,15 @@ class TaskWriteSchema(InputSchema):
         if "tags" in data:
             data["tags"] = sorted(set(data["tags"]))
         return data
+
+
+class TaskPatchSchema(TaskWriteSchema):
+    """PATCH: the same fields and rules, each optional and without a default. Use it as
+    `TaskPatchSchema(partial=True)`, which the OpenAPI document describes the same way."""
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        # Each instance binds its own copies of the fields: the write schema keeps its defaults.
+        field_obj.load_default = missing
 
 
 class TaskSchema(Schema):
@@ -351,10 +361,10 @@ def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     return {prefix.rstrip("."): [str(m) for m in messages]}
 
 
-def load_body(schema: Schema, data: Any, *, partial: bool = False) -> dict[str, Any]:
+def load_body(schema: Schema, data: Any) -> dict[str, Any]:
     """Validate a request body (JSON or form); every failure is a 422 naming the fields."""
     try:
-        return schema.load(data, partial=partial)
+        return schema.load(data)
     except ValidationError as error:
         details = _flatten(error.messages)
         raise ValidationFailed(f"Invalid fields: {', '.join(details)}.", details=details) from None

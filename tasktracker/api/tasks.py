@@ -24,6 +24,7 @@ from tasktracker.schemas import (
     TagCountSchema,
     TaskListQuerySchema,
     TaskPageSchema,
+    TaskPatchSchema,
     TaskSchema,
     TaskWriteSchema,
 )
@@ -120,7 +121,7 @@ def replace_task(task_id: int) -> Any:
 
 
 @blp.route(TASK_PATH, methods=["PATCH"], tags=["tasks"])
-@body(TaskWriteSchema)
+@body(TaskPatchSchema(partial=True))
 @blp.doc(parameters=[_IF_MATCH])
 @errors(400, 401, 404, 409, 412, 413, 415, 422)
 @blp.response(200, TaskSchema, headers=_ETAG_HEADER)

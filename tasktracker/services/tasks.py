@@ -34,6 +34,7 @@ from tasktracker.pagination import Page, decode_cursor, encode_cursor
 from tasktracker.schemas import (
     PaginationQuerySchema,
     TaskListQuerySchema,
+    TaskPatchSchema,
     TaskSchema,
     TaskWriteSchema,
     load_body,
@@ -200,7 +201,7 @@ def update_task(
 ) -> Task:
     """PUT (every writable field) or PATCH (the fields sent). Commits; logs what changed.
     The body is validated before the task is even looked up (and locked)."""
-    fields = load_body(TaskWriteSchema(), data, partial=partial)
+    fields = load_body(TaskPatchSchema(partial=True) if partial else TaskWriteSchema(), data)
     task = _task_for_change(owner, task_id, if_match)
     changes: dict[str, list[Any]] = {}
     for name in EDITABLE_FIELDS:
