@@ -12,7 +12,10 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlencode
 
+from sqlalchemy import ColumnElement, Select, literal, tuple_
+
 from tasktracker.errors import InvalidQuery
+from tasktracker.extensions import db
 
 T = TypeVar("T")
 P = TypeVar("P")
@@ -30,6 +33,94 @@ class Page(Generic[T]):
     @property
     def pages(self) -> int:
         return math.ceil(self.total / self.per_page)
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """One key of an ORDER BY: a mapped column and its direction."""
+
+    column: Any  # an ORM attribute such as Task.created_at
+    descending: bool
+
+    @property
+    def spec(self) -> str:
+        return ("-" if self.descending else "") + self.column.key
+
+    @property
+    def nullable(self) -> bool:
+        return bool(self.column.expression.nullable)
+
+    def order_by(self) -> ColumnElement[Any]:
+        # NULL sorts as "never" on both databases: last ascending, first descending
+        # (PostgreSQL's default; SQLite would put it first ascending).
+        if self.nullable:
+            return (
+                self.column.desc().nulls_first()
+                if self.descending
+                else self.column.asc().nulls_last()
+            )
+        return self.column.desc() if self.descending else self.column.asc()
+
+    def parse(self, value: Any) -> Any:
+        """A cursor's value for this key, typed; ValueError if it does not fit."""
+        python_type = self.column.type.python_type
+        if python_type is datetime:
+            parsed = datetime.fromisoformat(value)  # TypeError unless a string
+            if parsed.tzinfo is None:
+                raise ValueError("cursor times carry their offset")
+            return parsed
+        if not isinstance(value, python_type) or isinstance(value, bool):
+            raise ValueError(f"{self.column.key} takes {python_type.__name__}")
+        return value
+
+
+def paginate(
+    query: Select[Any], count: Select[Any], keys: Sequence[SortKey], params: Mapping[str, Any]
+) -> Page[Any]:
+    """One page of `query` in the order of `keys` (the last of which must be unique), by
+    `params` from PaginationQuerySchema, with `count` giving the total.
+
+    A cursor is a row-value comparison (keyset pagination), which needs every key in one
+    direction and none nullable; other orders page by offset only.
+    """
+    per_page = params["per_page"]
+    spec = ",".join(key.spec for key in keys)
+    keyset = len({key.descending for key in keys}) == 1 and not any(k.nullable for k in keys)
+    query = query.order_by(*(key.order_by() for key in keys)).limit(per_page)
+    page_number = params["page"]
+    if "cursor" in params:
+        if not keyset:
+            raise InvalidQuery(
+                "This order pages by number; cursors are only given for other orders.",
+                details={"cursor": ["Invalid cursor."]},
+            )
+        position, page_number = decode_cursor(
+            params["cursor"],
+            spec,
+            lambda values: [k.parse(v) for k, v in zip(keys, values, strict=True)],
+        )
+        query = query.where(_after(keys, position))
+    else:
+        query = query.offset(params["offset"])
+    items = db.session.scalars(query).all()
+    total = db.session.scalar(count)
+    next_cursor = None
+    if keyset and len(items) == per_page and page_number * per_page < total:
+        position = [getattr(items[-1], key.column.key) for key in keys]
+        next_cursor = encode_cursor(spec, position, page_number + 1)
+    return Page(items, total, page_number, per_page, next_cursor)
+
+
+def _parse(keys: Sequence[SortKey], values: list[Any]) -> list[Any]:
+    return [key.parse(value) for key, value in zip(keys, values, strict=True)]
+
+
+def _after(keys: Sequence[SortKey], position: Sequence[Any]) -> ColumnElement[bool]:
+    """Rows past `position` in the keys' (one) direction: a row-value comparison, which the
+    order's index answers as a range scan."""
+    columns = tuple_(*(key.column for key in keys))
+    values = tuple_(*(literal(v, k.column.type) for k, v in zip(keys, position, strict=True)))
+    return columns < values if keys[0].descending else columns > values
 
 
 def encode_cursor(sort: str, values: Sequence[Any], page: int) -> str:

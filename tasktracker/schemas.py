@@ -14,10 +14,10 @@ from typing import Any
 from flask import url_for
 from marshmallow import (
     RAISE,
-    missing,
     Schema,
     ValidationError,
     fields,
+    missing,
     post_load,
     pre_load,
     validates_schema,

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select, tuple_
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -30,7 +30,7 @@ from tasktracker.models import (
     task_tags,
     utcnow,
 )
-from tasktracker.pagination import Page, decode_cursor, encode_cursor
+from tasktracker.pagination import Page, SortKey, paginate
 from tasktracker.schemas import (
     PaginationQuerySchema,
     TaskListQuerySchema,
@@ -80,55 +80,25 @@ def list_tasks(owner: User, args: Mapping[str, Any]) -> Page[Task]:
     """One page of the owner's tasks filtered and sorted as the query asks (SPEC §4)."""
     params = load_query(TaskListQuerySchema(), args)
     where = _task_filters(owner, params)
-    sort = _order(params["sort"])
-    sort_spec = ",".join(("-" if desc else "") + key for key, desc in sort)
-    keyset = _keyset_allowed(sort)
-
-    query = select(Task).where(*where).options(selectinload(Task.tags))
-    query = query.order_by(*(_ordered(key, desc) for key, desc in sort)).limit(params["per_page"])
-    page_number = params["page"]
-    if "cursor" in params:
-        if not keyset:
-            raise BadRequest(
-                "This sort pages by number; cursors are only given for other sorts.",
-                code="invalid_query",
-                details={"cursor": ["Invalid cursor."]},
-            )
-        position, page_number = decode_cursor(
-            params["cursor"], sort_spec, lambda values: _parse_position(sort, values)
-        )
-        query = query.where(_after(sort, position))
-    else:
-        query = query.offset(params["offset"])
-
-    items = db.session.scalars(query).all()
-    total = db.session.scalar(select(func.count()).select_from(Task).where(*where))
-    next_cursor = None
-    if keyset and len(items) == params["per_page"] and page_number * params["per_page"] < total:
-        position = [getattr(items[-1], key) for key, _ in sort]
-        next_cursor = encode_cursor(sort_spec, position, page_number + 1)
-    return Page(items, total, page_number, params["per_page"], next_cursor)
+    return paginate(
+        select(Task).where(*where).options(selectinload(Task.tags)),
+        select(func.count()).select_from(Task).where(*where),
+        [SortKey(_SORT_COLUMNS[key], desc) for key, desc in _order(params["sort"])],
+        params,
+    )
 
 
 def list_events(owner: User, task_id: int, args: Mapping[str, Any]) -> Page[TaskEvent]:
-    """The task's log, oldest first; a cursor pages by event id."""
+    """The task's log, oldest first."""
     task = get_task(owner, task_id)
     params = load_query(PaginationQuerySchema(), args)
-    query = select(TaskEvent).where(TaskEvent.task_id == task.id).order_by(TaskEvent.id)
-    page_number = params["page"]
-    if "cursor" in params:
-        last_id, page_number = decode_cursor(params["cursor"], "id", _parse_event_position)
-        query = query.where(TaskEvent.id > last_id)
-    else:
-        query = query.offset(params["offset"])
-    items = db.session.scalars(query.limit(params["per_page"])).all()
-    total = db.session.scalar(
-        select(func.count()).select_from(TaskEvent).where(TaskEvent.task_id == task.id)
+    of_task = TaskEvent.task_id == task.id
+    return paginate(
+        select(TaskEvent).where(of_task),
+        select(func.count()).select_from(TaskEvent).where(of_task),
+        [SortKey(TaskEvent.id, descending=False)],
+        params,
     )
-    next_cursor = None
-    if len(items) == params["per_page"] and page_number * params["per_page"] < total:
-        next_cursor = encode_cursor("id", [items[-1].id], page_number + 1)
-    return Page(items, total, page_number, params["per_page"], next_cursor)
 
 
 def tag_counts(owner: User) -> list[dict[str, Any]]:
@@ -424,48 +394,3 @@ def _order(sort: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
     if "id" in keys:
         return sort[: keys.index("id") + 1]
     return [*sort, ("id", sort[-1][1])]
-
-
-def _ordered(key: str, desc: bool) -> ColumnElement[Any]:
-    # Tasks without a due date come last ascending and first descending on both databases
-    # (PostgreSQL's default; SQLite would put NULL first): a missing date is "never".
-    column = _SORT_COLUMNS[key]
-    if key == "due_at":
-        return column.desc().nulls_first() if desc else column.asc().nulls_last()
-    return column.desc() if desc else column.asc()
-
-
-def _keyset_allowed(sort: list[tuple[str, bool]]) -> bool:
-    """A cursor is a row-value comparison, which needs one direction and no NULLs."""
-    return len({desc for _, desc in sort}) == 1 and all(key != "due_at" for key, _ in sort)
-
-
-def _parse_event_position(values: list[Any]) -> int:
-    (last_id,) = values
-    if not isinstance(last_id, int) or isinstance(last_id, bool):
-        raise ValueError("event ids are integers")
-    return last_id
-
-
-def _parse_position(sort: list[tuple[str, bool]], values: list[Any]) -> list[Any]:
-    """The typed sort-key values a cursor carries; ValueError if they do not fit the sort."""
-    parsed = []
-    for (key, _), value in zip(sort, values, strict=True):
-        column_type = _SORT_COLUMNS[key].type.python_type
-        if column_type is datetime:
-            value = datetime.fromisoformat(value)  # TypeError unless a string
-            if value.tzinfo is None:
-                raise ValueError("cursor times carry their offset")
-        elif not isinstance(value, column_type) or isinstance(value, bool):
-            raise ValueError(f"{key} takes {column_type.__name__}")
-        parsed.append(value)
-    return parsed
-
-
-def _after(sort: list[tuple[str, bool]], position: list[Any]) -> ColumnElement[bool]:
-    """Rows past `position` in the sort's (single) direction: one row-value comparison, which
-    the sort's index answers as a range scan."""
-    keys = [_SORT_COLUMNS[key] for key, _ in sort]
-    columns = tuple_(*keys)
-    values = tuple_(*(literal(v, c.type) for c, v in zip(keys, position, strict=True)))
-    return columns < values if sort[0][1] else columns > values
