@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from tasktracker import ops
+from tasktracker import ops, worker
 from tasktracker.api import blp as api_blueprint
 from tasktracker.api import docs as api_docs
 from tasktracker.api import rest_api
@@ -56,6 +56,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     redis_client.init_app(app)
+    worker.init_app(app)
     app.url_map.converters["id"] = IdConverter
     rest_api.init_app(
         app,

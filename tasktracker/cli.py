@@ -6,13 +6,14 @@ import secrets
 import time
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from tasktracker.bench import bench
 from tasktracker.errors import AppError
 from tasktracker.services import accounts
 from tasktracker.services.seed import seed_tasks
+from tasktracker.worker import run_worker
 
 DEMO_EMAIL = "demo@example.com"
 
@@ -74,7 +75,25 @@ def seed(count: int, email: str, random_seed: int | None) -> None:
     )
 
 
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Stop once the queues are empty.")
+@click.argument("queues", nargs=-1)
+@with_appcontext
+def worker(burst: bool, queues: tuple[str, ...]) -> None:
+    """Process jobs: an RQ worker on REDIS_URL (QUEUES default to JOB_QUEUE).
+
+    Run as many as you like, on as many machines, against one Redis and one database.
+    """
+    if not current_app.config["REDIS_URL"]:
+        raise click.ClickException(
+            "REDIS_URL is not set: without it the web process works its own in-process queue, "
+            "and a separate worker could not see it."
+        )
+    run_worker(queues, burst=burst)
+
+
 def register_commands(app: Flask) -> None:
     app.cli.add_command(create_user)
     app.cli.add_command(seed)
     app.cli.add_command(bench)
+    app.cli.add_command(worker)

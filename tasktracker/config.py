@@ -24,6 +24,13 @@ def _str(value: str, name: str) -> str:
     return value
 
 
+def _float(value: str, name: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {value!r}") from None
+
+
 def _bool(value: str, name: str) -> bool:
     lowered = value.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -54,6 +61,17 @@ VARIABLES: dict[str, tuple[Any, Any]] = {
     "RATELIMIT_API": (_str, "600 per minute"),
     "RATELIMIT_AUTH": (_str, "10 per minute"),
     "IDEMPOTENCY_TTL_HOURS": (_int, 24),
+    # Background processing (README.md, "Background processing").
+    "JOB_QUEUE": (_str, "tasktracker"),
+    "TASK_PROCESSOR": (_str, "tasktracker.processors.process_in_steps"),
+    "PROCESS_STEPS": (_int, 5),
+    "PROCESS_STEP_SECONDS": (_float, 1.0),
+    "JOB_MAX_ATTEMPTS": (_int, 3),
+    "JOB_RETRY_BACKOFF_SECONDS": (_float, 5.0),
+    "JOB_TIMEOUT_SECONDS": (_int, 600),
+    "JOB_HEARTBEAT_SECONDS": (_float, 10.0),
+    "JOB_LEASE_SECONDS": (_float, 60.0),
+    "REAPER_INTERVAL_SECONDS": (_float, 15.0),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    Uuid,
     func,
     text,
 )
@@ -75,6 +77,17 @@ class TaskStatus(StrEnum):
     IN_PROGRESS = "in_progress"
     COMPLETED = "completed"
     FAILED = "failed"
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_JOB_STATES = (JobState.QUEUED, JobState.RUNNING)
 
 
 class EventKind(StrEnum):
@@ -255,3 +268,63 @@ class IdempotencyKey(db.Model):
     response_status: Mapped[int] = mapped_column(SmallInteger)
     response_body: Mapped[dict[str, Any]] = mapped_column(JsonData)
     created_at: Mapped[datetime] = created_at_column()
+
+
+_ACTIVE_JOB = text("state IN ('queued', 'running')")
+
+
+class Job(db.Model):
+    """One request to process a task. The row is the truth; Redis only carries its id.
+
+    `attempt` counts claims; every write a worker makes is fenced by the attempt it claimed
+    (`WHERE attempt = :mine AND state = 'running'`), so a worker that lost its job (to the
+    reaper, to a cancel) can change nothing any more.
+    """
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        CheckConstraint(_in("state", JobState), name="state_valid"),
+        CheckConstraint("kind IN ('process')", name="kind_valid"),
+        CheckConstraint("progress BETWEEN 0 AND 100", name="progress_range"),
+        CheckConstraint("attempt BETWEEN 0 AND max_attempts", name="attempt_range"),
+        # At most one queued or running job per task: a second /process is a 409 even when
+        # two requests race.
+        Index(
+            "uq_jobs_task_id_active",
+            "task_id",
+            unique=True,
+            postgresql_where=_ACTIVE_JOB,
+            sqlite_where=_ACTIVE_JOB,
+        ),
+        # A task's jobs, newest first; and the reaper's scan of the active ones.
+        Index("ix_jobs_task_id_created", "task_id", "created_at"),
+        Index(
+            "ix_jobs_active_state", "state", postgresql_where=_ACTIVE_JOB, sqlite_where=_ACTIVE_JOB
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20), default="process")
+    state: Mapped[str] = mapped_column(String(20), default=JobState.QUEUED)
+    progress: Mapped[int] = mapped_column(SmallInteger, default=0)
+    attempt: Mapped[int] = mapped_column(SmallInteger, default=0)
+    max_attempts: Mapped[int] = mapped_column(SmallInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = created_at_column()
+    # When it last became queued (created, or put back for a retry): the reaper leaves a
+    # fresh one alone, as the web or a worker is enqueueing it right after its commit.
+    queued_at: Mapped[datetime] = created_at_column()
+    # Not before: a retry waits out its backoff.
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The running attempt's lease: renewed by its worker, reaped when it runs out.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    task: Mapped[Task] = relationship()
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE_JOB_STATES

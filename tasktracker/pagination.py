@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import math
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -69,6 +70,10 @@ class SortKey:
             if parsed.tzinfo is None:
                 raise ValueError("cursor times carry their offset")
             return parsed
+        if python_type is uuid.UUID:
+            if not isinstance(value, str):
+                raise ValueError("ids are strings")
+            return uuid.UUID(value)
         if not isinstance(value, python_type) or isinstance(value, bool):
             raise ValueError(f"{self.column.key} takes {python_type.__name__}")
         return value
@@ -127,11 +132,17 @@ def encode_cursor(sort: str, values: Sequence[Any], page: int) -> str:
     """An opaque position after `values` in the order `sort`, landing on page `page`."""
     payload = {
         "s": sort,
-        "v": [v.isoformat() if isinstance(v, datetime) else v for v in values],
+        "v": [_json_value(v) for v in values],
         "p": page,
     }
     raw = json.dumps(payload, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value) if isinstance(value, uuid.UUID) else value
 
 
 def decode_cursor(cursor: str, sort: str, parse: Callable[[list[Any]], P]) -> tuple[P, int]:

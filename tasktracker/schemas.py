@@ -26,7 +26,7 @@ from marshmallow.validate import Length, OneOf, Range
 from webargs.fields import DelimitedList
 
 from tasktracker.errors import InvalidQuery, ValidationFailed
-from tasktracker.models import EventKind, TaskStatus
+from tasktracker.models import EventKind, JobState, TaskStatus
 
 # Regular-expression classes, written with escapes that Python's re and ECMAScript (the
 # OpenAPI document's patterns) read alike. No text field takes C0 or C1 controls (PostgreSQL
@@ -289,6 +289,34 @@ class EventSchema(Schema):
     data = fields.Dict(required=True)
 
 
+class JobSchema(Schema):
+    """A job: one request to process a task."""
+
+    id = fields.UUID(required=True)
+    task_id = fields.Integer(required=True)
+    kind = fields.String(required=True, metadata={"enum": ["process"]})
+    state = fields.String(required=True, metadata={"enum": list(JobState)})
+    progress = fields.Integer(required=True, metadata={"description": "0 to 100"})
+    attempt = fields.Integer(required=True, metadata={"description": "Attempts started so far"})
+    max_attempts = fields.Integer(required=True)
+    error = fields.String(
+        required=True, allow_none=True, metadata={"description": "The last attempt's error"}
+    )
+    result = fields.String(required=True, allow_none=True)
+    created_at = fields.AwareDateTime(required=True)
+    started_at = fields.AwareDateTime(
+        required=True, allow_none=True, metadata={"description": "When the last attempt began"}
+    )
+    retry_at = fields.AwareDateTime(
+        required=True, allow_none=True, metadata={"description": "When a retry may begin"}
+    )
+    finished_at = fields.AwareDateTime(required=True, allow_none=True)
+    url = fields.Function(lambda job: url_for("api.get_job", job_id=job.id), required=True)
+    task_url = fields.Function(
+        lambda job: url_for("api.get_task", task_id=job.task_id), required=True
+    )
+
+
 class TagCountSchema(Schema):
     name = fields.String(required=True)
     count = fields.Integer(required=True)
@@ -296,6 +324,7 @@ class TagCountSchema(Schema):
 
 TaskPageSchema = _page_schema("TaskPage", TaskSchema)
 EventPageSchema = _page_schema("EventPage", EventSchema)
+JobPageSchema = _page_schema("JobPage", JobSchema)
 
 
 # --- accounts ----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from werkzeug.exceptions import BadRequest as WerkzeugBadRequest
 from tasktracker.errors import BadRequest, Unauthorized, UnsupportedMediaType
 from tasktracker.extensions import IdConverter, limiter
 from tasktracker.models import User
+from tasktracker.pagination import Page, link_header, page_links
 from tasktracker.schemas import ErrorSchema
 from tasktracker.security import token_digest
 from tasktracker.services import accounts as account_service
@@ -118,6 +119,11 @@ def if_match_versions() -> list[int] | None:
     return [int(tag) for tag in tags if isinstance(tag, str) and _VERSION_TAG.fullmatch(tag)]
 
 
+def paged(page: Page[Any]) -> tuple[Page[Any], dict[str, str]]:
+    """A page and its Link header (first, prev, next, last), keeping the query's filters."""
+    return page, {"Link": link_header(page_links(page, request.base_url, request.args))}
+
+
 def etag(version: int) -> dict[str, str]:
     return {"ETag": f'"{version}"'}
 
@@ -168,4 +174,4 @@ _ERROR_DESCRIPTIONS = {
 }
 
 # The routes attach themselves to `blp`.
-from tasktracker.api import accounts, tasks  # noqa: E402, F401
+from tasktracker.api import accounts, jobs, tasks  # noqa: E402, F401

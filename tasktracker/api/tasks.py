@@ -14,10 +14,10 @@ from tasktracker.api import (
     etag,
     if_match_versions,
     json_body,
+    paged,
     query,
 )
 from tasktracker.models import Task
-from tasktracker.pagination import link_header, page_links
 from tasktracker.schemas import (
     EventPageSchema,
     PaginationQuerySchema,
@@ -48,11 +48,6 @@ _IDEMPOTENCY_KEY = {
 }
 
 
-def _paged(page: Any) -> tuple[Any, dict[str, str]]:
-    links = page_links(page, request.base_url, request.args)
-    return page, {"Link": link_header(links)}
-
-
 def _task(task: Task, status: int = 200) -> tuple[Task, int, dict[str, str]]:
     return task, status, etag(task.version)
 
@@ -67,7 +62,7 @@ def list_tasks() -> Any:
     Filters combine with AND; `tag` may repeat (every tag must match). Pages by `page` and
     `per_page` (or `skip` and `limit`), or by the `cursor` the `next` link carries.
     """
-    return _paged(service.list_tasks(current_user(), request.args))
+    return paged(service.list_tasks(current_user(), request.args))
 
 
 @blp.route("/tasks", methods=["POST"], tags=["tasks"])
@@ -178,7 +173,7 @@ def reopen_task(task_id: int) -> Any:
 @blp.response(200, EventPageSchema, headers={"Link": {"schema": {"type": "string"}}})
 def list_task_events(task_id: int) -> Any:
     """The task's log, oldest first"""
-    return _paged(service.list_events(current_user(), task_id, request.args))
+    return paged(service.list_events(current_user(), task_id, request.args))
 
 
 @blp.route("/tags", methods=["GET"], tags=["tasks"])

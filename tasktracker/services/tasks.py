@@ -182,9 +182,11 @@ def update_task(
         changes["tags"] = [task.tag_names, fields["tags"]]
         task.tags = ensure_tags(owner, fields["tags"])
     if changes:
-        _log(task, EventKind.UPDATED, f"Changed {', '.join(changes)}.", {"changes": changes})
+        record_event(
+            task, EventKind.UPDATED, f"Changed {', '.join(changes)}.", {"changes": changes}
+        )
     if "status" in fields and fields["status"] != task.status:
-        _set_status(task, fields["status"], EventKind.STATUS_CHANGED)
+        set_status(task, fields["status"], EventKind.STATUS_CHANGED)
     if changes:
         task.updated_at = utcnow()
     db.session.commit()
@@ -195,7 +197,7 @@ def complete_task(owner: User, task_id: int) -> Task:
     """Idempotent: completing a completed task changes nothing. Commits."""
     task = _task_for_change(owner, task_id)
     if task.status != TaskStatus.COMPLETED:
-        _set_status(task, TaskStatus.COMPLETED, EventKind.COMPLETED)
+        set_status(task, TaskStatus.COMPLETED, EventKind.COMPLETED)
         db.session.commit()
     return task
 
@@ -204,7 +206,7 @@ def reopen_task(owner: User, task_id: int) -> Task:
     """A completed or failed task goes back to pending; any other is left as it is. Commits."""
     task = _task_for_change(owner, task_id)
     if task.status in (TaskStatus.COMPLETED, TaskStatus.FAILED):
-        _set_status(task, TaskStatus.PENDING, EventKind.REOPENED)
+        set_status(task, TaskStatus.PENDING, EventKind.REOPENED)
         db.session.commit()
     return task
 
@@ -214,7 +216,7 @@ def delete_task(owner: User, task_id: int) -> None:
     task = get_task(owner, task_id, for_update=True)
     if task.deleted_at is None:
         task.deleted_at = task.updated_at = utcnow()
-        _log(task, EventKind.DELETED, "Moved to the trash.")
+        record_event(task, EventKind.DELETED, "Moved to the trash.")
         db.session.commit()
 
 
@@ -224,7 +226,7 @@ def restore_task(owner: User, task_id: int) -> Task:
     if task.deleted_at is not None:
         task.deleted_at = None
         task.updated_at = utcnow()
-        _log(task, EventKind.RESTORED, "Restored from the trash.")
+        record_event(task, EventKind.RESTORED, "Restored from the trash.")
         db.session.commit()
     return task
 
@@ -257,7 +259,7 @@ def _new_task(owner: User, fields: Mapping[str, Any]) -> Task:
         tags=ensure_tags(owner, fields["tags"]),
     )
     db.session.add(task)
-    _log(
+    record_event(
         task,
         EventKind.CREATED,
         "Created.",
@@ -282,7 +284,8 @@ def _task_for_change(owner: User, task_id: int, if_match: Sequence[int] | None =
     return task
 
 
-def _set_status(task: Task, status: str, kind: EventKind) -> None:
+def set_status(task: Task, status: str, kind: EventKind) -> None:
+    """Changes the status (and completed_at with it) and logs it as `kind`; no commit."""
     previous = task.status
     task.status = status
     task.completed_at = utcnow() if status == TaskStatus.COMPLETED else None
@@ -291,7 +294,7 @@ def _set_status(task: Task, status: str, kind: EventKind) -> None:
         EventKind.COMPLETED: "Marked completed.",
         EventKind.REOPENED: "Reopened.",
     }
-    _log(
+    record_event(
         task,
         kind,
         messages.get(kind, f"Status changed from {previous} to {status}."),
@@ -299,7 +302,10 @@ def _set_status(task: Task, status: str, kind: EventKind) -> None:
     )
 
 
-def _log(task: Task, kind: EventKind, message: str, data: dict[str, Any] | None = None) -> None:
+def record_event(
+    task: Task, kind: EventKind, message: str, data: dict[str, Any] | None = None
+) -> None:
+    """Appends to the task's log, in the caller's transaction."""
     db.session.add(TaskEvent(task=task, kind=kind, message=message, data=data or {}))
 
 

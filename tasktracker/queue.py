@@ -1,0 +1,75 @@
+"""The RQ queue: Redis carries job ids (JSON, never pickle); the jobs table is the truth.
+
+With REDIS_URL unset the queue lives in an in-process Redis (fakeredis) and a worker thread
+of this process works it (tasktracker.worker), so the zero-config app processes tasks too.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job as RQJob
+from rq.job import JobStatus
+from rq.serializers import JSONSerializer
+
+from tasktracker.extensions import redis_client
+
+PROCESS_TASK = "tasktracker.jobs.process_task"
+# What Redis holds that will still run: waiting in a queue, delayed, or being worked.
+_PENDING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.STARTED}
+
+
+class AppJob(RQJob):
+    """Runs each job in a fresh application context of the worker's app: its own database
+    session and `g`, gone when the job is."""
+
+    def perform(self) -> Any:
+        with current_app._get_current_object().app_context():
+            return super().perform()
+
+
+def get_queue() -> Queue:
+    return Queue(
+        current_app.config["JOB_QUEUE"],
+        connection=redis_client.client,
+        job_class=AppJob,
+        serializer=JSONSerializer,
+    )
+
+
+def enqueue_processing(job_id: str, *, at: datetime | None = None) -> None:
+    """Put the job's id on the queue (at `at`, for a retry's backoff). The same id may be
+    enqueued twice: only one claim of it can win."""
+    queue = get_queue()
+    options: dict[str, Any] = {
+        "job_id": job_id,
+        "job_timeout": current_app.config["JOB_TIMEOUT_SECONDS"],
+        "result_ttl": 3600,
+        "failure_ttl": 7 * 86_400,
+        "description": f"process job {job_id}",
+    }
+    if at is None:
+        queue.enqueue(PROCESS_TASK, job_id, **options)
+    else:
+        queue.enqueue_at(at, PROCESS_TASK, job_id, **options)
+    starter = current_app.extensions.get("tasktracker.in_process_worker")
+    if starter is not None:
+        starter()
+
+
+def held(job_id: str) -> bool:
+    """Whether Redis holds this job in a state that will still run it."""
+    try:
+        job = AppJob.fetch(job_id, connection=redis_client.client, serializer=JSONSerializer)
+    except NoSuchJobError:
+        return False
+    return job.get_status(refresh=False) in _PENDING
+
+
+def depth() -> int:
+    """How many job ids wait in the queue."""
+    return get_queue().count

@@ -1,0 +1,425 @@
+"""Job use cases. API side: ask for processing, read and cancel jobs. Worker side: claim a
+job, report its progress, finish it, and recover the ones whose worker died or whose id
+Redis lost.
+
+The jobs table is the truth. A worker's every write is fenced by the attempt it claimed
+(`WHERE id = :job AND attempt = :mine AND state = 'running'`): a worker that lost its job,
+to the reaper or to a cancel, changes nothing, so a re-run never doubles an effect.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+import redis
+from flask import current_app
+from sqlalchemy import func, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
+from werkzeug.utils import import_string
+
+from tasktracker import queue
+from tasktracker.errors import Conflict, NotFound
+from tasktracker.extensions import db
+from tasktracker.models import (
+    ACTIVE_JOB_STATES,
+    EventKind,
+    Job,
+    JobState,
+    Task,
+    TaskEvent,
+    TaskStatus,
+    User,
+    utcnow,
+)
+from tasktracker.pagination import Page, SortKey, paginate
+from tasktracker.processors import JobStopped, Processor
+from tasktracker.schemas import PaginationQuerySchema, TaskSchema, load_query
+from tasktracker.services.tasks import get_task, record_event, set_status
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(minutes=10)
+MAX_ERROR_LENGTH = 2000
+MAX_RESULT_LENGTH = 500
+
+
+# --- API side ----------------------------------------------------------------------------
+
+
+def request_processing(owner: User, task_id: int) -> Job:
+    """Commits a queued job and its `job_queued` event, then enqueues the job's id; 409 while
+    the task has a job queued or running, or is in the trash."""
+    task = get_task(owner, task_id, for_update=True)
+    if task.deleted_at is not None:
+        raise Conflict("The task is in the trash; restore it first.", code="task_deleted")
+    busy = Conflict("The task already has a job queued or running.", code="job_active")
+    if db.session.scalar(_active_job_of(task.id)) is not None:
+        raise busy
+    job = Job(id=uuid.uuid4(), task=task, max_attempts=current_app.config["JOB_MAX_ATTEMPTS"])
+    db.session.add(job)
+    record_event(task, EventKind.JOB_QUEUED, "Queued for processing.", {"job_id": str(job.id)})
+    try:
+        db.session.commit()
+    except IntegrityError:  # another request queued one first (uq_jobs_task_id_active)
+        db.session.rollback()
+        raise busy from None
+    _enqueue(job.id)
+    return job
+
+
+def get_job(owner: User, job_id: uuid.UUID, *, for_update: bool = False) -> Job:
+    """The owner's job; 404 for anyone else's, as for a missing one."""
+    query = select(Job).join(Job.task).where(Job.id == job_id, Task.owner_id == owner.id)
+    if for_update:
+        query = query.with_for_update(of=Job).execution_options(populate_existing=True)
+    job = db.session.scalar(query)
+    if job is None:
+        raise NotFound("No such job.", code="job_not_found")
+    return job
+
+
+def list_jobs(owner: User, task_id: int, args: Mapping[str, Any]) -> Page[Job]:
+    """The task's jobs, newest first."""
+    task = get_task(owner, task_id)
+    params = load_query(PaginationQuerySchema(), args)
+    of_task = Job.task_id == task.id
+    return paginate(
+        select(Job).where(of_task),
+        select(func.count()).select_from(Job).where(of_task),
+        [SortKey(Job.created_at, descending=True), SortKey(Job.id, descending=True)],
+        params,
+    )
+
+
+def cancel_job(owner: User, job_id: uuid.UUID) -> Job:
+    """A queued job will never run; a running one stops at its next step (its writes are
+    fenced off from now on). A task the job had taken goes back to pending. Idempotent;
+    409 for a job that already finished. Commits."""
+    job = get_job(owner, job_id, for_update=True)
+    if job.state == JobState.CANCELLED:
+        return job
+    if not job.active:
+        raise Conflict(f"The job already {job.state}.", code="job_finished")
+    was = job.state
+    job.state = JobState.CANCELLED
+    job.finished_at = utcnow()
+    job.heartbeat_at = job.retry_at = None
+    task = get_task(owner, job.task_id, for_update=True)
+    record_event(
+        task,
+        EventKind.JOB_CANCELLED,
+        "Processing cancelled.",
+        {"job_id": str(job.id), "attempt": job.attempt, "was": was},
+    )
+    if job.attempt > 0 and task.status == TaskStatus.IN_PROGRESS:
+        set_status(task, TaskStatus.PENDING, EventKind.STATUS_CHANGED)
+    db.session.commit()
+    return job
+
+
+def _active_job_of(task_id: int) -> Any:
+    return select(Job.id).where(Job.task_id == task_id, Job.state.in_(ACTIVE_JOB_STATES))
+
+
+# --- worker side -------------------------------------------------------------------------
+
+
+@dataclass
+class Attempt:
+    """One claimed attempt of a job, as the worker running it knows it."""
+
+    job_id: uuid.UUID
+    number: int
+    max_attempts: int
+    task_id: int
+    task: dict[str, Any]
+    # Set when a fenced write found the job no longer ours (cancelled, or taken over).
+    lost: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def fence(self) -> Any:
+        return (Job.id == self.job_id, Job.attempt == self.number, Job.state == JobState.RUNNING)
+
+    def event_data(self, **extra: Any) -> dict[str, Any]:
+        return {"job_id": str(self.job_id), "attempt": self.number, **extra}
+
+
+def load_processor() -> Processor:
+    """The callable TASK_PROCESSOR names (tasktracker.processors documents the contract)."""
+    processor = import_string(current_app.config["TASK_PROCESSOR"])
+    if not callable(processor):
+        raise TypeError(f"TASK_PROCESSOR {current_app.config['TASK_PROCESSOR']} is not callable")
+    return processor
+
+
+def run_job(job_id: uuid.UUID) -> None:
+    """One attempt: claim, process step by step, finish. Does nothing if the job cannot be
+    claimed (cancelled, finished, taken by another worker, or not due yet)."""
+    attempt = claim(job_id)
+    if attempt is None:
+        log.info("job %s: not claimable, skipped", job_id)
+        return
+    processor = load_processor()
+    with _heartbeat(attempt):
+        try:
+            result = processor(attempt.task, partial(report, attempt))
+        except JobStopped:
+            log.info("job %s attempt %s: stopped", job_id, attempt.number)
+            return
+        except Exception as error:
+            log.warning("job %s attempt %s failed: %r", job_id, attempt.number, error)
+            fail(attempt, f"{type(error).__name__}: {error}")
+            return
+    succeed(attempt, result)
+
+
+def claim(job_id: uuid.UUID) -> Attempt | None:
+    """Takes the job if it is queued and due: one conditional UPDATE, which a second
+    claimant loses. Puts the task in progress. Commits."""
+    now = utcnow()
+    claimed = db.session.execute(
+        update(Job)
+        .where(
+            Job.id == job_id,
+            Job.state == JobState.QUEUED,
+            Job.attempt < Job.max_attempts,
+            or_(Job.retry_at.is_(None), Job.retry_at <= now),
+        )
+        .values(
+            state=JobState.RUNNING,
+            attempt=Job.attempt + 1,
+            progress=0,
+            started_at=now,
+            heartbeat_at=now,
+            retry_at=None,
+        )
+        .returning(Job.attempt, Job.max_attempts, Job.task_id)
+    ).first()
+    if claimed is None:
+        db.session.rollback()
+        return None
+    task = db.session.get(Task, claimed.task_id, with_for_update=True, populate_existing=True)
+    attempt = Attempt(
+        job_id=job_id,
+        number=claimed.attempt,
+        max_attempts=claimed.max_attempts,
+        task_id=task.id,
+        task=TaskSchema(exclude=("url",)).dump(task),
+    )
+    attempt.task.update(job_id=str(job_id), attempt=attempt.number)
+    record_event(
+        task,
+        EventKind.JOB_STARTED,
+        f"Processing started (attempt {attempt.number} of {attempt.max_attempts}).",
+        attempt.event_data(),
+    )
+    if task.status != TaskStatus.IN_PROGRESS:
+        set_status(task, TaskStatus.IN_PROGRESS, EventKind.STATUS_CHANGED)
+    db.session.commit()
+    return attempt
+
+
+def report(attempt: Attempt, progress: int, message: str) -> None:
+    """Records progress (the job's, and a `job_progress` event) and renews the lease.
+    Raises JobStopped if the job is no longer this attempt's. Commits."""
+    if attempt.lost.is_set():
+        raise JobStopped
+    if not isinstance(progress, int) or isinstance(progress, bool) or not 0 <= progress <= 100:
+        raise ValueError(f"progress must be an integer from 0 to 100, not {progress!r}")
+    _fast_commit()
+    renewed = db.session.execute(
+        update(Job).where(*attempt.fence).values(progress=progress, heartbeat_at=utcnow())
+    )
+    if renewed.rowcount != 1:
+        db.session.rollback()
+        attempt.lost.set()
+        raise JobStopped
+    db.session.add(
+        TaskEvent(
+            task_id=attempt.task_id,
+            kind=EventKind.JOB_PROGRESS,
+            message=str(message)[:500],
+            data=attempt.event_data(progress=progress),
+        )
+    )
+    db.session.commit()
+
+
+def succeed(attempt: Attempt, result: Any) -> bool:
+    """Finishes the job and completes the task, unless the attempt was fenced off. Commits."""
+    outcome = None if result is None else str(result)[:MAX_RESULT_LENGTH]
+    now = utcnow()
+    finished = db.session.execute(
+        update(Job)
+        .where(*attempt.fence)
+        .values(
+            state=JobState.SUCCEEDED,
+            progress=100,
+            result=outcome,
+            error=None,
+            finished_at=now,
+            heartbeat_at=None,
+        )
+    )
+    if finished.rowcount != 1:
+        db.session.rollback()
+        log.info("job %s attempt %s: finished too late, discarded", attempt.job_id, attempt.number)
+        return False
+    task = db.session.get(Task, attempt.task_id, with_for_update=True, populate_existing=True)
+    record_event(
+        task,
+        EventKind.JOB_SUCCEEDED,
+        f"Processing succeeded: {outcome}" if outcome else "Processing succeeded.",
+        attempt.event_data(result=outcome),
+    )
+    if task.status != TaskStatus.COMPLETED:
+        set_status(task, TaskStatus.COMPLETED, EventKind.COMPLETED)
+    db.session.commit()
+    return True
+
+
+def fail(attempt: Attempt, error: str) -> bool:
+    """Ends the attempt as failed: the job is queued again after a backoff while attempts
+    remain, else it fails and so does the task. Fenced; commits, then enqueues a retry."""
+    return _end_attempt(attempt.job_id, attempt.number, error)
+
+
+def reap() -> dict[str, int]:
+    """Recovery, run by every worker on a timer (and at its start):
+    - a running job whose lease ran out (its worker died: SIGKILL, OOM, lost machine) is
+      retried or failed;
+    - a queued job that is due but that Redis does not hold (Redis restarted empty, or the
+      enqueue after the commit failed) is enqueued again.
+    Safe to run in many workers at once: every change is a fenced UPDATE."""
+    config = current_app.config
+    now = utcnow()
+    lease = timedelta(seconds=config["JOB_LEASE_SECONDS"])
+    # Leave a just-queued job to whoever is enqueueing it right after their commit.
+    grace = timedelta(seconds=config["REAPER_INTERVAL_SECONDS"])
+    expired = db.session.execute(
+        select(Job.id, Job.attempt).where(
+            Job.state == JobState.RUNNING, Job.heartbeat_at < now - lease
+        )
+    ).all()
+    due = db.session.scalars(
+        select(Job.id).where(
+            Job.state == JobState.QUEUED,
+            Job.queued_at < now - grace,
+            or_(Job.retry_at.is_(None), Job.retry_at < now - grace),
+        )
+    ).all()
+    db.session.rollback()
+    abandoned = sum(
+        _end_attempt(job_id, number, f"Its worker stopped answering (no heartbeat for {lease}).")
+        for job_id, number in expired
+    )
+    lost = [job_id for job_id in due if not queue.held(str(job_id))]
+    for job_id in lost:
+        _enqueue(job_id)
+    if abandoned or lost:
+        log.warning("reaper: %s abandoned job(s) taken back, %s lost one(s) re-enqueued",
+                    abandoned, len(lost))  # fmt: skip
+    return {"abandoned": abandoned, "requeued": len(lost)}
+
+
+def abandon_running(job_id: uuid.UUID, reason: str) -> bool:
+    """The worker running this job is known dead (its work horse was killed): end the
+    attempt now rather than when its lease runs out. Commits."""
+    number = db.session.scalar(
+        select(Job.attempt).where(Job.id == job_id, Job.state == JobState.RUNNING)
+    )
+    db.session.rollback()
+    return number is not None and _end_attempt(job_id, number, reason)
+
+
+def _end_attempt(job_id: uuid.UUID, number: int, error: str) -> bool:
+    config = current_app.config
+    now = utcnow()
+    job = db.session.scalar(
+        select(Job).where(Job.id == job_id, Job.attempt == number, Job.state == JobState.RUNNING)
+        .with_for_update()
+    )  # fmt: skip
+    if job is None:  # finished, cancelled or taken over meanwhile
+        db.session.rollback()
+        return False
+    final = job.attempt >= job.max_attempts
+    backoff = timedelta(seconds=config["JOB_RETRY_BACKOFF_SECONDS"] * 2 ** (job.attempt - 1))
+    job.error = error[:MAX_ERROR_LENGTH]
+    job.heartbeat_at = None
+    if final:
+        job.state = JobState.FAILED
+        job.finished_at = now
+    else:
+        job.state = JobState.QUEUED
+        job.queued_at = now
+        job.retry_at = now + min(backoff, MAX_BACKOFF)
+    task = db.session.get(Task, job.task_id, with_for_update=True, populate_existing=True)
+    record_event(
+        task,
+        EventKind.JOB_FAILED,
+        f"Attempt {job.attempt} of {job.max_attempts} failed: {job.error}"
+        + ("" if final else f" Retrying at {job.retry_at:%H:%M:%S} UTC."),
+        {"job_id": str(job.id), "attempt": job.attempt, "error": job.error, "final": final,
+         "retry_at": None if final else job.retry_at.isoformat()},
+    )  # fmt: skip
+    if final:
+        set_status(task, TaskStatus.FAILED, EventKind.STATUS_CHANGED)
+    db.session.commit()
+    if not final:
+        _enqueue(job.id, at=job.retry_at)
+    return True
+
+
+def _enqueue(job_id: uuid.UUID, *, at: Any = None) -> None:
+    """After the commit. If Redis is unreachable the job stays queued in the database, and
+    the reaper enqueues it once Redis is back."""
+    try:
+        queue.enqueue_processing(str(job_id), at=at)
+    except (redis.RedisError, OSError) as error:
+        log.warning("job %s: could not enqueue (%r); the reaper will retry", job_id, error)
+
+
+def _fast_commit() -> None:
+    """Progress may be lost in a crash without harm (the lease and the reaper recover the
+    job): on PostgreSQL its commits need not wait for the disk."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+
+
+@contextmanager
+def _heartbeat(attempt: Attempt) -> Iterator[None]:
+    """Renews the attempt's lease every JOB_HEARTBEAT_SECONDS from a thread of its own, so
+    that a processor may take longer than the lease between two reports."""
+    app = current_app._get_current_object()
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(app.config["JOB_HEARTBEAT_SECONDS"]):
+            try:
+                with app.app_context():
+                    renewed = db.session.execute(
+                        update(Job).where(*attempt.fence).values(heartbeat_at=utcnow())
+                    ).rowcount
+                    db.session.commit()
+            except Exception:  # the database blinked: try again at the next beat
+                log.warning("job %s: heartbeat failed", attempt.job_id, exc_info=True)
+                continue
+            if renewed != 1:
+                attempt.lost.set()
+                return
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{attempt.job_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()

@@ -1,0 +1,148 @@
+"""Running jobs: `flask worker` (RQ's forking worker, one work horse process per job) and,
+with REDIS_URL unset, a worker thread inside the web process on an in-process Redis.
+
+Both run the reaper (tasktracker.services.jobs.reap) at start and then on a timer thread of
+their own, not as an RQ scheduled job: RQ's schedule lives in Redis, and the reaper must
+still run after Redis lost everything, and while every worker is busy.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from flask import Flask, current_app
+from rq import SimpleWorker, Worker
+from rq.job import Job as RQJob
+from rq.scheduler import RQScheduler
+from rq.serializers import JSONSerializer
+from rq.timeouts import TimerDeathPenalty
+
+from tasktracker.extensions import db, redis_client
+from tasktracker.queue import AppJob, get_queue
+from tasktracker.services import jobs
+
+log = logging.getLogger(__name__)
+
+
+class TaskTrackerWorker(Worker):
+    """RQ's worker: each job in a forked work horse, in the application context."""
+
+    def main_work_horse(self, job: RQJob, queue: Any) -> None:
+        # The parent's pooled connections must not be shared with the child.
+        db.engine.dispose(close=False)
+        super().main_work_horse(job, queue)
+
+
+def horse_killed(job: RQJob, pid: int, status: int, rusage: Any) -> None:
+    """The work horse died under its job (SIGKILL, OOM): retry or fail it now, without
+    waiting for its lease to run out."""
+    reason = f"Its worker process died (wait status {status})."
+    with current_app.app_context():
+        jobs.abandon_running(uuid.UUID(job.id), reason)
+
+
+def run_worker(queue_names: Sequence[str], *, burst: bool = False) -> None:
+    """The `flask worker` loop: reap once, keep reaping on a timer, work the queues."""
+    app = current_app._get_current_object()
+    jobs.load_processor()  # a bad TASK_PROCESSOR fails here, not at the first job
+    _reap(app)
+    stop = threading.Event()
+    reaper = _start_timer(app, stop, app.config["REAPER_INTERVAL_SECONDS"], _reap)
+    worker = TaskTrackerWorker(
+        [get_queue()] if not queue_names else list(queue_names),
+        connection=redis_client.client,
+        job_class=AppJob,
+        serializer=JSONSerializer,
+        work_horse_killed_handler=horse_killed,
+    )
+    try:
+        worker.work(burst=burst, with_scheduler=True, logging_level=app.config["LOG_LEVEL"])
+    finally:
+        stop.set()
+        reaper.join()
+
+
+class InProcessWorker(SimpleWorker):
+    """RQ's non-forking worker in a thread of the web process: no signal handlers (a thread
+    cannot install them) and timeouts by timer rather than SIGALRM."""
+
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self) -> None:
+        pass
+
+
+class InProcessQueue:
+    """Starts, on first use, the thread that works the in-process queue and the one that
+    reaps and moves delayed retries onto it."""
+
+    TICK_SECONDS = 1.0
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+        self.started = False
+
+    def __call__(self) -> None:
+        with self.lock:
+            if self.started:
+                return
+            self.started = True
+        threading.Thread(target=self._work, name="in-process-worker", daemon=True).start()
+        _start_timer(self.app, threading.Event(), self.TICK_SECONDS, self._tick)
+
+    def _work(self) -> None:
+        with self.app.app_context():
+            worker = InProcessWorker(
+                [get_queue()],
+                connection=redis_client.client,
+                job_class=AppJob,
+                serializer=JSONSerializer,
+            )
+            worker.work(logging_level="WARNING")
+
+    def _tick(self, app: Flask) -> None:
+        """Moves due retries onto the queue (RQ's scheduler process cannot see an in-process
+        Redis), then reaps."""
+        try:
+            with app.app_context():
+                scheduler = RQScheduler(
+                    [app.config["JOB_QUEUE"]],
+                    connection=redis_client.client,
+                    serializer=JSONSerializer,
+                )
+                scheduler.prepare_registries()
+                scheduler.enqueue_scheduled_jobs()
+        except Exception:
+            log.warning("in-process scheduler: this round failed", exc_info=True)
+        _reap(app)
+
+
+def _reap(app: Flask) -> None:
+    try:
+        with app.app_context():
+            jobs.reap()
+    except Exception:  # a database or Redis outage: try again at the next tick
+        log.warning("reaper: this round failed", exc_info=True)
+
+
+def _start_timer(
+    app: Flask, stop: threading.Event, seconds: float, action: Callable[[Flask], None]
+) -> threading.Thread:
+    def run() -> None:
+        while not stop.wait(seconds):
+            action(app)
+
+    thread = threading.Thread(target=run, name=f"{action.__name__}-timer", daemon=True)
+    thread.start()
+    return thread
+
+
+def init_app(app: Flask) -> None:
+    """With REDIS_URL unset, jobs enqueued by this process are worked by this process."""
+    if not app.config["REDIS_URL"]:
+        app.extensions["tasktracker.in_process_worker"] = InProcessQueue(app)
