@@ -19,8 +19,9 @@ from rq.serializers import JSONSerializer
 from tasktracker.extensions import redis_client
 
 PROCESS_TASK = "tasktracker.jobs.process_task"
-# What Redis holds that will still run: waiting in a queue, delayed, or being worked.
-_PENDING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.STARTED}
+# What Redis holds that will run without help: waiting in a queue or being worked. (A
+# delayed job that is overdue waits for a scheduler that is not doing its work.)
+_PENDING = {JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.STARTED}
 
 
 class AppJob(RQJob):
@@ -53,6 +54,7 @@ def enqueue_processing(job_id: str, *, at: datetime | None = None) -> None:
         "description": f"process job {job_id}",
     }
     if at is None:
+        queue.scheduled_job_registry.remove(job_id)  # no copy left to run a second time
         queue.enqueue(PROCESS_TASK, job_id, **options)
     else:
         queue.enqueue_at(at, PROCESS_TASK, job_id, **options)
@@ -62,7 +64,7 @@ def enqueue_processing(job_id: str, *, at: datetime | None = None) -> None:
 
 
 def held(job_id: str) -> bool:
-    """Whether Redis holds this job in a state that will still run it."""
+    """Whether Redis holds this job, due now, in a state that will run it."""
     try:
         job = AppJob.fetch(job_id, connection=redis_client.client, serializer=JSONSerializer)
     except NoSuchJobError:

@@ -1,0 +1,228 @@
+"""Processing tasks with real `flask worker` processes: progress, cancels, retries, and
+recovery from killed workers and a flushed Redis, each task completed exactly once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import Counter
+from typing import Any
+
+import redis
+
+from tests.conftest import ApiClient
+from tests.jobs.conftest import SETTINGS, events_of, finished, job_state, wait_for
+
+
+def process(client: ApiClient, title: str = "Process me") -> tuple[dict[str, Any], str]:
+    task = client.create_task(title=title)
+    response = client.post(task["url"] + "/process")
+    assert response.status_code == 202, response.json
+    assert response.json["state"] == "queued"
+    return task, response.headers["Location"]
+
+
+def kinds(client: ApiClient, task: dict[str, Any]) -> list[str]:
+    return [event["kind"] for event in events_of(client, task)]
+
+
+def completions(client: ApiClient, task: dict[str, Any]) -> Counter[str]:
+    """How often each outcome was recorded for the task: exactly once is the promise."""
+    counted = Counter(kinds(client, task))
+    return Counter({k: counted[k] for k in ("job_succeeded", "completed", "job_failed")})
+
+
+def steps(conn: redis.Redis, task: dict[str, Any]) -> list[tuple[int, int, int]]:
+    raw = conn.lrange(f"steps:{task['id']}", 0, -1)
+    return [tuple(int(part) for part in entry.split(":")) for entry in raw]  # type: ignore[misc]
+
+
+def test_processing_reports_rising_progress_and_logs_in_order(
+    owner: ApiClient, start_worker: Any
+) -> None:
+    start_worker(PROCESS_STEP_SECONDS=0.2)
+    task, job_url = process(owner)
+    seen = []
+    while (job := job_state(owner, job_url))["state"] not in ("succeeded", "failed"):
+        seen.append(job["progress"])
+        time.sleep(0.02)
+    assert job["state"] == "succeeded"
+    assert job["progress"] == 100
+    assert job["attempt"] == 1
+    assert job["result"] == "Process me done"
+    assert job["started_at"] <= job["finished_at"]
+    assert seen == sorted(seen)
+    assert len(set(seen) - {0}) >= 3  # watched it rise step by step
+
+    assert kinds(owner, task) == [
+        "created", "job_queued", "job_started", "status_changed",
+        *["job_progress"] * SETTINGS["PROCESS_STEPS"], "job_succeeded", "completed",
+    ]  # fmt: skip
+    done = owner.get(task["url"]).json
+    assert (done["status"], done["completed"]) == ("completed", True)
+    progress = [
+        e["data"]["progress"] for e in events_of(owner, task) if e["kind"] == "job_progress"
+    ]
+    assert progress == [20, 40, 60, 80, 100]
+    listed = owner.get(task["url"] + "/jobs").json
+    assert [j["id"] for j in listed["items"]] == [job["id"]]
+
+
+def test_a_second_process_request_is_a_conflict(owner: ApiClient, start_worker: Any) -> None:
+    task, job_url = process(owner)  # no worker yet: it stays queued
+    again = owner.post(task["url"] + "/process")
+    assert again.status_code == 409
+    assert again.json["code"] == "job_active"
+
+    start_worker(PROCESS_STEP_SECONDS=0.3)
+    wait_for(lambda: job_state(owner, job_url)["state"] == "running", what="running")
+    assert owner.post(task["url"] + "/process").status_code == 409
+
+    wait_for(lambda: finished(owner, job_url), what="the job to finish")
+    again = owner.post(task["url"] + "/process")  # a finished job leaves room for another
+    assert again.status_code == 202
+    assert owner.get(task["url"] + "/jobs").json["total"] == 2
+
+
+def test_a_task_in_the_trash_cannot_be_processed(owner: ApiClient) -> None:
+    task = owner.create_task()
+    owner.delete(task["url"])
+    response = owner.post(task["url"] + "/process")
+    assert response.status_code == 409
+    assert response.json["code"] == "task_deleted"
+
+
+def test_a_cancelled_queued_job_never_runs(
+    owner: ApiClient, start_worker: Any, redis_conn: redis.Redis
+) -> None:
+    task, job_url = process(owner)
+    cancelled = owner.post(job_url + "/cancel")
+    assert cancelled.status_code == 200
+    assert cancelled.json["state"] == "cancelled"
+    assert owner.post(job_url + "/cancel").json["state"] == "cancelled"  # idempotent
+
+    _, other_url = process(owner, "Another")  # a job queued after it, to know when it passed
+    start_worker()
+    wait_for(lambda: finished(owner, other_url), what="the job queued after it")
+    assert job_state(owner, job_url)["attempt"] == 0
+    assert steps(redis_conn, task) == []
+    assert kinds(owner, task) == ["created", "job_queued", "job_cancelled"]
+    assert owner.get(task["url"]).json["status"] == "pending"
+
+
+def test_a_cancelled_running_job_stops_at_its_next_step(
+    owner: ApiClient, start_worker: Any, redis_conn: redis.Redis
+) -> None:
+    start_worker(PROCESS_STEPS=40, PROCESS_STEP_SECONDS=0.1)
+    task, job_url = process(owner)
+    wait_for(lambda: job_state(owner, job_url)["progress"] >= 10, what="some progress")
+    assert owner.post(job_url + "/cancel").json["state"] == "cancelled"
+    ran = len(steps(redis_conn, task))
+    time.sleep(1.0)  # ten more steps' time
+    assert len(steps(redis_conn, task)) <= ran + 1  # at most the step under way
+    job = job_state(owner, job_url)
+    assert (job["state"], job["finished_at"] is not None) == ("cancelled", True)
+    log = kinds(owner, task)
+    assert log[-2:] == ["job_cancelled", "status_changed"]
+    assert "job_succeeded" not in log
+    assert owner.get(task["url"]).json["status"] == "pending"
+    # Finished for good: a cancelled job cannot be cancelled into anything else.
+    assert owner.post(task["url"] + "/process").status_code == 202
+
+
+def test_a_failing_attempt_is_retried_then_succeeds(owner: ApiClient, start_worker: Any) -> None:
+    start_worker("fail_first_attempts")
+    task, job_url = process(owner, "flaky 2")
+    job = wait_for(lambda: finished(owner, job_url), what="the job to finish")
+    assert (job["state"], job["attempt"]) == ("succeeded", 3)
+    assert job["error"] is None
+    failures = [e for e in events_of(owner, task) if e["kind"] == "job_failed"]
+    assert [f["data"]["attempt"] for f in failures] == [1, 2]
+    assert not any(f["data"]["final"] for f in failures)
+    assert "RuntimeError: flaky on attempt 1" in failures[0]["message"]
+    # Backoff: the second retry waited about twice as long as the first.
+    assert failures[0]["data"]["retry_at"] < failures[1]["data"]["retry_at"]
+    assert completions(owner, task) == Counter(job_succeeded=1, completed=1, job_failed=2)
+    assert owner.get(task["url"]).json["status"] == "completed"
+
+
+def test_the_last_failure_fails_the_job_and_the_task(owner: ApiClient, start_worker: Any) -> None:
+    start_worker("always_fail")
+    task, job_url = process(owner)
+    job = wait_for(lambda: finished(owner, job_url), what="the job to finish")
+    assert (job["state"], job["attempt"], job["max_attempts"]) == ("failed", 3, 3)
+    assert job["error"] == "RuntimeError: the processor is broken"
+    assert job["finished_at"] is not None
+    failures = [e for e in events_of(owner, task) if e["kind"] == "job_failed"]
+    assert [f["data"]["final"] for f in failures] == [False, False, True]
+    assert owner.get(task["url"]).json["status"] == "failed"
+    assert owner.post(job_url + "/cancel").status_code == 409
+
+
+def test_a_killed_work_horse_is_retried_and_completes_once(
+    owner: ApiClient, start_worker: Any, redis_conn: redis.Redis
+) -> None:
+    start_worker(PROCESS_STEPS=20, PROCESS_STEP_SECONDS=0.1)
+    task, job_url = process(owner)
+    first = wait_for(lambda: steps(redis_conn, task), what="the first step")
+    _, _, horse = first[0]
+    os.kill(horse, signal.SIGKILL)  # the work horse, mid-job; its worker lives on
+
+    job = wait_for(lambda: finished(owner, job_url), what="the retried job")
+    assert (job["state"], job["attempt"]) == ("succeeded", 2)
+    ran = steps(redis_conn, task)
+    assert {attempt for attempt, _, _ in ran} == {1, 2}
+    assert [s for a, s, _ in ran if a == 2] == list(range(1, 21))  # the retry ran whole
+    assert completions(owner, task) == Counter(job_succeeded=1, completed=1, job_failed=1)
+    failure = next(e for e in events_of(owner, task) if e["kind"] == "job_failed")
+    assert "died" in failure["message"]
+
+
+def test_a_killed_worker_is_replaced_within_the_bound(
+    owner: ApiClient, start_worker: Any, redis_conn: redis.Redis
+) -> None:
+    first = start_worker(PROCESS_STEPS=20, PROCESS_STEP_SECONDS=0.1)
+    task, job_url = process(owner)
+    wait_for(lambda: steps(redis_conn, task), what="the first step")
+    first.kill_everything()  # worker, work horse and scheduler: a machine lost
+    killed_at = time.monotonic()
+    assert job_state(owner, job_url)["state"] == "running"
+
+    start_worker(PROCESS_STEPS=20, PROCESS_STEP_SECONDS=0.1)
+    job = wait_for(lambda: finished(owner, job_url), what="the job, on the other worker")
+    recovered_in = time.monotonic() - killed_at
+    assert (job["state"], job["attempt"]) == ("succeeded", 2)
+    # The bound: lease + reaper interval + backoff + the run itself (2 s here), with slack.
+    assert recovered_in < SETTINGS["JOB_LEASE_SECONDS"] + 1 + 0.2 + 2 + 5
+    assert completions(owner, task) == Counter(job_succeeded=1, completed=1, job_failed=1)
+
+
+def test_jobs_redis_lost_are_enqueued_again(
+    owner: ApiClient, start_worker: Any, redis_conn: redis.Redis
+) -> None:
+    queued = [process(owner, f"Lost {n}") for n in range(5)]
+    redis_conn.flushdb()  # Redis restarted empty: every queued id is gone
+    start_worker()
+    for task, job_url in queued:
+        job = wait_for(lambda url=job_url: finished(owner, url), what="the re-enqueued job")
+        assert (job["state"], job["attempt"]) == ("succeeded", 1)
+        assert completions(owner, task) == Counter(job_succeeded=1, completed=1)
+
+
+def test_two_workers_racing_process_each_task_exactly_once(
+    owner: ApiClient, start_worker: Any, redis_conn: redis.Redis
+) -> None:
+    tasks = [process(owner, f"Race {n}") for n in range(40)]
+    start_worker(PROCESS_STEPS=2, PROCESS_STEP_SECONDS=0.01)
+    start_worker(PROCESS_STEPS=2, PROCESS_STEP_SECONDS=0.01)
+    for task, job_url in tasks:
+        job = wait_for(lambda url=job_url: finished(owner, url), what="every job")
+        assert (job["state"], job["attempt"]) == ("succeeded", 1)
+    horses = set()
+    for task, _ in tasks:
+        ran = steps(redis_conn, task)
+        assert [(a, s) for a, s, _ in ran] == [(1, 1), (1, 2)]  # one attempt, run once
+        horses.add(ran[0][2])
+        assert completions(owner, task) == Counter(job_succeeded=1, completed=1)
+    assert len(horses) > 2  # a work horse per job, from both workers
