@@ -216,7 +216,7 @@ def test_two_workers_racing_process_each_task_exactly_once(
     tasks = [process(owner, f"Race {n}") for n in range(40)]
     start_worker(PROCESS_STEPS=2, PROCESS_STEP_SECONDS=0.01)
     start_worker(PROCESS_STEPS=2, PROCESS_STEP_SECONDS=0.01)
-    for task, job_url in tasks:
+    for _, job_url in tasks:
         job = wait_for(lambda url=job_url: finished(owner, url), what="every job")
         assert (job["state"], job["attempt"]) == ("succeeded", 1)
     horses = set()
