@@ -6,6 +6,8 @@ are the web server's, and may be overridden on the command line.
 
 import multiprocessing
 import os
+import shutil
+from pathlib import Path
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # Sync workers: on this stack they gave the best p99 on database routes (gthread showed
@@ -22,8 +24,47 @@ max_requests_jitter = 200
 # would say the same thing again in another format.
 accesslog = None
 errorlog = "-"
+# gunicorn's own lines as JSON too, like the app's: one object per line on stdout.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(process)d",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger",
+                              "process": "pid"},
+        }
+    },
+    "handlers": {
+        "stdout": {"class": "logging.StreamHandler", "formatter": "json",
+                   "stream": "ext://sys.stdout"},
+    },
+    "loggers": {
+        "gunicorn.error": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+    },
+    # The app puts its own JSON handler on the root logger (tasktracker/observability.py).
+    "root": {"level": "INFO", "handlers": []},
+}  # fmt: skip
 # gunicorn 27 opens a control socket in ~/.gunicorn/ by default: nothing uses it here, and
 # in a container the home directory may not be writable.
 control_socket_disable = True
 # Behind nginx: X-Forwarded-* is trusted by the app's ProxyFix (PROXY_FIX_HOPS), not here.
 forwarded_allow_ips = "127.0.0.1"
+
+
+# Metrics from several workers (tasktracker/metrics.py): each worker writes its own files
+# under PROMETHEUS_MULTIPROC_DIR; start from an empty directory, and drop a dead worker's
+# live gauges when it exits.
+def on_starting(server):
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        shutil.rmtree(directory, ignore_errors=True)
+        Path(directory).mkdir(parents=True)
+
+
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
+
+        GunicornInternalPrometheusMetrics.mark_process_dead_on_child_exit(worker.pid)

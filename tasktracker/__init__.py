@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from tasktracker import ops, worker
+from tasktracker import metrics, ops, worker
 from tasktracker.api import blp as api_blueprint
 from tasktracker.api import docs as api_docs
 from tasktracker.api import rest_api
@@ -78,3 +78,4 @@ def register_blueprints(app: Flask) -> None:
     csrf.exempt(api_blueprint)  # bearer tokens only: no cookie, so nothing to forge
     app.register_blueprint(api_docs.bp)
     app.register_blueprint(ops.bp)
+    metrics.init_app(app)

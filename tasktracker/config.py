@@ -72,6 +72,9 @@ VARIABLES: dict[str, tuple[Any, Any]] = {
     "JOB_HEARTBEAT_SECONDS": (_float, 10.0),
     "JOB_LEASE_SECONDS": (_float, 60.0),
     "REAPER_INTERVAL_SECONDS": (_float, 15.0),
+    # Set under gunicorn with several workers: where each keeps its metrics (prometheus_client
+    # reads it from the environment too).
+    "PROMETHEUS_MULTIPROC_DIR": (_str, None),
 }
 
 

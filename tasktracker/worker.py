@@ -85,25 +85,33 @@ class InProcessQueue:
     def __init__(self, app: Flask) -> None:
         self.app = app
         self.lock = threading.Lock()
-        self.started = False
+        self.stopping = threading.Event()
+        self.worker: InProcessWorker | None = None
 
     def __call__(self) -> None:
         with self.lock:
-            if self.started:
+            if self.worker is not None:
                 return
-            self.started = True
+            with self.app.app_context():
+                self.worker = InProcessWorker(
+                    [get_queue()],
+                    connection=redis_client.client,
+                    job_class=AppJob,
+                    serializer=JSONSerializer,
+                )
         threading.Thread(target=self._work, name="in-process-worker", daemon=True).start()
-        _start_timer(self.app, threading.Event(), self.TICK_SECONDS, self._tick)
+        _start_timer(self.app, self.stopping, self.TICK_SECONDS, self._tick)
+
+    def stop(self) -> None:
+        """Stop after the job under way, once the wait for work ends (RQ's request_stop
+        would install signal handlers, which only the main thread may)."""
+        self.stopping.set()
+        if self.worker is not None:
+            self.worker._stop_requested = True
 
     def _work(self) -> None:
         with self.app.app_context():
-            worker = InProcessWorker(
-                [get_queue()],
-                connection=redis_client.client,
-                job_class=AppJob,
-                serializer=JSONSerializer,
-            )
-            worker.work(logging_level="WARNING")
+            self.worker.work(logging_level="WARNING")
 
     def _tick(self, app: Flask) -> None:
         """Moves due retries onto the queue (RQ's scheduler process cannot see an in-process

@@ -125,6 +125,12 @@ def cancel_job(owner: User, job_id: uuid.UUID) -> Job:
     return job
 
 
+def count_by_state() -> dict[str, int]:
+    """How many jobs are in each state, for the metrics."""
+    counts = dict(db.session.execute(select(Job.state, func.count()).group_by(Job.state)).all())
+    return {state.value: counts.get(state.value, 0) for state in JobState}
+
+
 def _active_job_of(task_id: int) -> Any:
     return select(Job.id).where(Job.task_id == task_id, Job.state.in_(ACTIVE_JOB_STATES))
 

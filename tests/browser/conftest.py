@@ -44,12 +44,6 @@ Good to know:
 from __future__ import annotations
 
 import fnmatch
-import os
-import socket
-import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,9 +55,8 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Route, s
 from playwright.sync_api import Error as PlaywrightError
 
 from tests.conftest import required_env, scratch_database
+from tests.servers import app_env, gunicorn, migrate
 
-ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = ROOT / ".venv" / "bin"
 CHROMIUM = Path("/usr/bin/chromium")
 # Flags seen working as root on these machines (docs: /work/shared/LIBRARIES.md).
 CHROMIUM_ARGS = [
@@ -76,7 +69,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SERVER_START_SECONDS = 30
 # Playwright waits 30 s by default for an action (click, goto); a page of this app that needs
 # more than 10 s on localhost is broken, so fail sooner.
 ACTION_TIMEOUT_MS = 10_000
@@ -106,103 +98,15 @@ def pytest_configure(config: pytest.Config) -> None:
 # --- the application under gunicorn ------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _server_env(database_url: str, redis_url: str) -> dict[str, str]:
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("GUNICORN_", "FLASK_")) and name != "PROMETHEUS_MULTIPROC_DIR"
-    }
-    env.update(
-        TASKTRACKER_ENV="testing",
-        SECRET_KEY="test",
-        RATELIMIT_ENABLED="false",
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
-        LOG_LEVEL="WARNING",
-    )
-    return env
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
-def _wait_until_live(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(
-                f"gunicorn exited with status {process.returncode} before serving; its log:\n"
-                + _tail(log),
-                pytrace=False,
-            )
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.1)
-    pytest.fail(
-        f"{url} did not answer within {SERVER_START_SECONDS} s; gunicorn's log:\n" + _tail(log),
-        pytrace=False,
-    )
-
-
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """gunicorn serving the application on a free port; yields its base URL."""
     with scratch_database("tasktracker_test_browser") as database_url:
-        env = _server_env(database_url, required_env("TEST_REDIS_URL"))
-        migrate = subprocess.run(
-            [str(VENV_BIN / "flask"), "--app", "wsgi", "db", "upgrade"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if migrate.returncode != 0:
-            pytest.fail(
-                f"flask db upgrade failed ({migrate.returncode}):\n"
-                f"{migrate.stdout}{migrate.stderr}",
-                pytrace=False,
-            )
-        port = _free_port()
+        env = app_env(database_url, required_env("TEST_REDIS_URL"))
+        migrate(env)
         log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
-        with log.open("wb") as log_file:
-            process = subprocess.Popen(
-                [
-                    str(VENV_BIN / "gunicorn"),
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "--workers",
-                    "2",
-                    "--no-control-socket",  # gunicorn 27 would open one in ~/.gunicorn/
-                    "wsgi:app",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-            )
-        base_url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_until_live(f"{base_url}/health/live", process, log)
+        with gunicorn(env, log) as base_url:
             yield base_url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 # --- the browser ------------------------------------------------------------------------

@@ -1,0 +1,113 @@
+"""The application as operators run it: migrated with `flask db upgrade`, served by gunicorn
+with deploy/gunicorn.conf.py, in processes of its own (for the browser and metrics tests)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = ROOT / ".venv" / "bin"
+SERVER_START_SECONDS = 30
+
+
+def app_env(database_url: str, redis_url: str, **overrides: str) -> dict[str, str]:
+    """The environment of an app process: this one's, less what would steer it elsewhere."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("GUNICORN_", "FLASK_")) and name != "PROMETHEUS_MULTIPROC_DIR"
+    }
+    env.update(
+        {
+            "TASKTRACKER_ENV": "testing",
+            "SECRET_KEY": "test",
+            "RATELIMIT_ENABLED": "false",
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "LOG_LEVEL": "WARNING",
+            **overrides,
+        }
+    )
+    return env
+
+
+def migrate(env: Mapping[str, str]) -> None:
+    done = subprocess.run(
+        [str(VENV_BIN / "flask"), "--app", "wsgi", "db", "upgrade"],
+        cwd=ROOT,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"flask db upgrade failed:\n{done.stdout}{done.stderr}", pytrace=False)
+
+
+@contextmanager
+def gunicorn(env: Mapping[str, str], log: Path, *, workers: int = 2) -> Iterator[str]:
+    """gunicorn with the deployment's configuration on a free port of 127.0.0.1; yields the
+    base URL once /health/live answers, and stops it afterwards."""
+    port = _free_port()
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(
+            [str(VENV_BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py",
+             "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "wsgi:app"],
+            cwd=ROOT,
+            env=dict(env),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_live(f"{base_url}/health/live", process, log)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _wait_until_live(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(
+                f"gunicorn exited with status {process.returncode} before serving; its log:\n"
+                + _tail(log),
+                pytrace=False,
+            )
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.1)
+    pytest.fail(
+        f"{url} did not answer within {SERVER_START_SECONDS} s; gunicorn's log:\n" + _tail(log),
+        pytrace=False,
+    )
