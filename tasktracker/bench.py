@@ -2,23 +2,45 @@
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy import func, select
 
 from tasktracker.extensions import db, limiter
-from tasktracker.models import User
+from tasktracker.models import Job, JobState, Task, User
 from tasktracker.services import accounts
+from tasktracker.services import jobs as job_service
 from tasktracker.services.seed import seed_tasks
 
 bench = AppGroup("bench", help="Benchmarks: they print figures, and ratios to a baseline.")
+
+
+@contextmanager
+def _throwaway_account() -> Iterator[User]:
+    """An account for the benchmark's data, deleted (with all of it) afterwards."""
+    email = f"bench-{secrets.token_hex(4)}@example.invalid"
+    user = accounts.register_user(
+        {"email": email, "name": "Benchmark", "password": secrets.token_urlsafe(12)},
+        by_operator=True,
+    )
+    try:
+        yield user
+    finally:
+        db.session.rollback()
+        db.session.execute(User.__table__.delete().where(User.email == email))
+        db.session.commit()
 
 
 def _median_ms(action: Callable[[], Any], repeat: int) -> float:
@@ -45,12 +67,7 @@ def _median_ms(action: Callable[[], Any], repeat: int) -> float:
 def bench_list(count: int, per_page: int, repeat: int) -> None:
     """Time GET /api/tasks through the whole app: the first page against a deep page by
     offset and by cursor, and the common filters. Uses a throwaway account, deleted after."""
-    email = f"bench-{secrets.token_hex(4)}@example.invalid"
-    user = accounts.register_user(
-        {"email": email, "name": "Benchmark", "password": secrets.token_urlsafe(12)},
-        by_operator=True,
-    )
-    try:
+    with _throwaway_account() as user:
         started = time.perf_counter()
         seed_tasks(user, count, seed=7)
         seeded = time.perf_counter() - started
@@ -84,7 +101,59 @@ def bench_list(count: int, per_page: int, repeat: int) -> None:
             median = _median_ms(lambda q=query: get(q), repeat)
             baseline = baseline or median
             click.echo(f"  {label:<28} {median:8.2f} ms   x{median / baseline:5.2f}")
-    finally:
+
+
+@bench.command("jobs")
+@click.option(
+    "--tasks",
+    "count",
+    type=click.IntRange(1, 100_000),
+    default=1000,
+    show_default=True,
+    help="How many tasks to process.",
+)
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True)
+@click.option("--no-fork", is_flag=True, help="Run the workers with --no-fork.")
+def bench_jobs(count: int, workers: int, no_fork: bool) -> None:
+    """Enqueue rate, then end-to-end processing rate per worker: `flask worker --burst`
+    processes, PROCESS_STEP_SECONDS=0 (each job still claims, reports every step and
+    finishes in the database). Needs REDIS_URL, as workers do."""
+    config = current_app.config
+    if not config["REDIS_URL"]:
+        raise click.ClickException("REDIS_URL is not set: workers need a shared Redis.")
+    with _throwaway_account() as user:
+        seed_tasks(user, count, seed=11)
+        task_ids = db.session.scalars(
+            select(Task.id).where(Task.owner_id == user.id, Task.deleted_at.is_(None))
+        ).all()
+        started = time.perf_counter()
+        for task_id in task_ids:
+            job_service.request_processing(user, task_id)
+        enqueued = time.perf_counter() - started
+        click.echo(
+            f"enqueued {len(task_ids):,} jobs in {enqueued:.2f} s "
+            f"({len(task_ids) / enqueued:,.0f} jobs/s, each a commit then an enqueue)"
+        )
+        env = {**os.environ, "PROCESS_STEP_SECONDS": "0", "LOG_LEVEL": "WARNING"}
+        command = [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst"]
+        command += ["--no-fork"] if no_fork else []
+        started = time.perf_counter()
+        processes = [subprocess.Popen(command, env=env) for _ in range(workers)]
+        for process in processes:
+            process.wait()
+        wall = time.perf_counter() - started
+        first, last, done = db.session.execute(
+            select(func.min(Job.started_at), func.max(Job.finished_at), func.count())
+            .join(Task)
+            .where(Task.owner_id == user.id, Job.state == JobState.SUCCEEDED)
+        ).one()
         db.session.rollback()
-        db.session.execute(User.__table__.delete().where(User.email == email))
-        db.session.commit()
+        busy = (last - first).total_seconds() if done else float("nan")
+        rate = done / busy if done else 0.0
+        click.echo(
+            f"processed {done:,} of {len(task_ids):,} jobs with {workers} "
+            f"{'--no-fork ' if no_fork else ''}worker(s), "
+            f"{config['PROCESS_STEPS']} steps each, in {busy:.2f} s from the first start "
+            f"to the last finish ({wall:.2f} s with the workers' start-up)"
+        )
+        click.echo(f"  {rate:,.0f} tasks/s in all, {rate / workers:,.0f} tasks/s per worker")

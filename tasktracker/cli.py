@@ -77,9 +77,15 @@ def seed(count: int, email: str, random_seed: int | None) -> None:
 
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Stop once the queues are empty.")
+@click.option(
+    "--no-fork",
+    is_flag=True,
+    help="Run jobs in the worker process, not a work horse forked per job (faster for "
+    "short jobs; a crashing job then takes the worker down, and the reaper recovers it).",
+)
 @click.argument("queues", nargs=-1)
 @with_appcontext
-def worker(burst: bool, queues: tuple[str, ...]) -> None:
+def worker(burst: bool, no_fork: bool, queues: tuple[str, ...]) -> None:
     """Process jobs: an RQ worker on REDIS_URL (QUEUES default to JOB_QUEUE).
 
     Run as many as you like, on as many machines, against one Redis and one database.
@@ -89,7 +95,7 @@ def worker(burst: bool, queues: tuple[str, ...]) -> None:
             "REDIS_URL is not set: without it the web process works its own in-process queue, "
             "and a separate worker could not see it."
         )
-    run_worker(queues, burst=burst)
+    run_worker(queues, burst=burst, fork=not no_fork)
 
 
 def register_commands(app: Flask) -> None:

@@ -49,7 +49,7 @@ def enqueue_processing(job_id: str, *, at: datetime | None = None) -> None:
     options: dict[str, Any] = {
         "job_id": job_id,
         "job_timeout": current_app.config["JOB_TIMEOUT_SECONDS"],
-        "result_ttl": 3600,
+        "result_ttl": 60,
         "failure_ttl": 7 * 86_400,
         "description": f"process job {job_id}",
     }

@@ -29,12 +29,19 @@ log = logging.getLogger(__name__)
 
 
 class TaskTrackerWorker(Worker):
-    """RQ's worker: each job in a forked work horse, in the application context."""
+    """RQ's worker: each job in a forked work horse, in the application context. A job that
+    crashes its process, leaks or hangs takes only its horse with it."""
 
     def main_work_horse(self, job: RQJob, queue: Any) -> None:
         # The parent's pooled connections must not be shared with the child.
         db.engine.dispose(close=False)
         super().main_work_horse(job, queue)
+
+
+class NoForkWorker(SimpleWorker):
+    """`flask worker --no-fork`: jobs run in the worker process itself, without a fork per
+    job (several times the throughput for short jobs, with no isolation between jobs: a
+    crash or a leak is the worker's own)."""
 
 
 def horse_killed(job: RQJob, pid: int, status: int, rusage: Any) -> None:
@@ -45,19 +52,20 @@ def horse_killed(job: RQJob, pid: int, status: int, rusage: Any) -> None:
         jobs.abandon_running(uuid.UUID(job.id), reason)
 
 
-def run_worker(queue_names: Sequence[str], *, burst: bool = False) -> None:
+def run_worker(queue_names: Sequence[str], *, burst: bool = False, fork: bool = True) -> None:
     """The `flask worker` loop: reap once, keep reaping on a timer, work the queues."""
     app = current_app._get_current_object()
     jobs.load_processor()  # a bad TASK_PROCESSOR fails here, not at the first job
     _reap(app)
     stop = threading.Event()
     reaper = _start_timer(app, stop, app.config["REAPER_INTERVAL_SECONDS"], _reap)
-    worker = TaskTrackerWorker(
+    options: dict[str, Any] = {"work_horse_killed_handler": horse_killed} if fork else {}
+    worker = (TaskTrackerWorker if fork else NoForkWorker)(
         [get_queue()] if not queue_names else list(queue_names),
         connection=redis_client.client,
         job_class=AppJob,
         serializer=JSONSerializer,
-        work_horse_killed_handler=horse_killed,
+        **options,
     )
     try:
         worker.work(burst=burst, with_scheduler=True, logging_level=app.config["LOG_LEVEL"])

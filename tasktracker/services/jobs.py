@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
 import redis
 from flask import current_app
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.utils import import_string
 
@@ -42,11 +43,22 @@ from tasktracker.models import (
 from tasktracker.pagination import Page, SortKey, paginate
 from tasktracker.processors import JobStopped, Processor
 from tasktracker.schemas import PaginationQuerySchema, TaskSchema, load_query
-from tasktracker.services.tasks import get_task, record_event, set_status
+from tasktracker.services.tasks import get_task, record_event, set_status, status_message
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(minutes=10)
+# Progress is written at most this often: steps reported faster are written together with
+# the next write (at the latest, the attempt's end), so fast processors do not pay a
+# transaction per step, and slow ones show every step as it happens.
+PROGRESS_WRITE_SECONDS = 0.05
+Event = tuple[EventKind, str, dict[str, Any]]
+# The worker's path (claim, report, succeed) writes with Core statements on the tables: the
+# ORM's unit of work and its bulk-update machinery would cost more than the database does.
+JOBS = Job.__table__
+TASKS = Task.__table__
+# What a processor is given (built once: making a marshmallow schema costs a millisecond).
+_TASK_DATA = TaskSchema(exclude=("url",))
 MAX_ERROR_LENGTH = 2000
 MAX_RESULT_LENGTH = 500
 
@@ -149,10 +161,19 @@ class Attempt:
     task: dict[str, Any]
     # Set when a fenced write found the job no longer ours (cancelled, or taken over).
     lost: threading.Event = field(default_factory=threading.Event)
+    # What every write of this attempt is conditional on.
+    fence: tuple[Any, ...] = field(init=False)
+    # Progress reported but not written yet (see report), and when progress was last written.
+    progress: int = 0
+    unwritten: list[Event] = field(default_factory=list)
+    written_at: float = field(default_factory=time.monotonic)
 
-    @property
-    def fence(self) -> Any:
-        return (Job.id == self.job_id, Job.attempt == self.number, Job.state == JobState.RUNNING)
+    def __post_init__(self) -> None:
+        self.fence = (
+            JOBS.c.id == self.job_id,
+            JOBS.c.attempt == self.number,
+            JOBS.c.state == JobState.RUNNING,
+        )
 
     def event_data(self, **extra: Any) -> dict[str, Any]:
         return {"job_id": str(self.job_id), "attempt": self.number, **extra}
@@ -189,74 +210,84 @@ def run_job(job_id: uuid.UUID) -> None:
 
 def claim(job_id: uuid.UUID) -> Attempt | None:
     """Takes the job if it is queued and due: one conditional UPDATE, which a second
-    claimant loses. Puts the task in progress. Commits."""
+    claimant loses. Puts the task in progress. Commits.
+
+    """
     now = utcnow()
     claimed = db.session.execute(
-        update(Job)
+        update(JOBS)
         .where(
-            Job.id == job_id,
-            Job.state == JobState.QUEUED,
-            Job.attempt < Job.max_attempts,
-            or_(Job.retry_at.is_(None), Job.retry_at <= now),
+            JOBS.c.id == job_id,
+            JOBS.c.state == JobState.QUEUED,
+            JOBS.c.attempt < JOBS.c.max_attempts,
+            or_(JOBS.c.retry_at.is_(None), JOBS.c.retry_at <= now),
         )
         .values(
             state=JobState.RUNNING,
-            attempt=Job.attempt + 1,
+            attempt=JOBS.c.attempt + 1,
             progress=0,
             started_at=now,
             heartbeat_at=now,
             retry_at=None,
         )
-        .returning(Job.attempt, Job.max_attempts, Job.task_id)
+        .returning(JOBS.c.attempt, JOBS.c.max_attempts, JOBS.c.task_id)
     ).first()
     if claimed is None:
         db.session.rollback()
         return None
-    task = db.session.get(Task, claimed.task_id, with_for_update=True, populate_existing=True)
+    task = db.session.get(Task, claimed.task_id, populate_existing=True)
     attempt = Attempt(
         job_id=job_id,
         number=claimed.attempt,
         max_attempts=claimed.max_attempts,
         task_id=task.id,
-        task=TaskSchema(exclude=("url",)).dump(task),
+        task={**_TASK_DATA.dump(task), "job_id": str(job_id)},
     )
-    attempt.task.update(job_id=str(job_id), attempt=attempt.number)
-    record_event(
-        task,
-        EventKind.JOB_STARTED,
-        f"Processing started (attempt {attempt.number} of {attempt.max_attempts}).",
-        attempt.event_data(),
+    attempt.task["attempt"] = attempt.number
+    events = [
+        (
+            EventKind.JOB_STARTED,
+            f"Processing started (attempt {attempt.number} of {attempt.max_attempts}).",
+            attempt.event_data(),
+        )
+    ]
+    events += _set_task_status(
+        task.id, task.status, TaskStatus.IN_PROGRESS, EventKind.STATUS_CHANGED, now
     )
-    if task.status != TaskStatus.IN_PROGRESS:
-        set_status(task, TaskStatus.IN_PROGRESS, EventKind.STATUS_CHANGED)
+    _insert_events(task.id, events, now)
     db.session.commit()
     return attempt
 
 
 def report(attempt: Attempt, progress: int, message: str) -> None:
-    """Records progress (the job's, and a `job_progress` event) and renews the lease.
-    Raises JobStopped if the job is no longer this attempt's. Commits."""
+    """Records progress (the job's, and a `job_progress` event) and renews the lease, within
+    PROGRESS_WRITE_SECONDS. Raises JobStopped once the job is no longer this attempt's."""
     if attempt.lost.is_set():
         raise JobStopped
     if not isinstance(progress, int) or isinstance(progress, bool) or not 0 <= progress <= 100:
         raise ValueError(f"progress must be an integer from 0 to 100, not {progress!r}")
-    _fast_commit()
+    attempt.progress = progress
+    attempt.unwritten.append(
+        (EventKind.JOB_PROGRESS, str(message)[:500], attempt.event_data(progress=progress))
+    )
+    if time.monotonic() - attempt.written_at >= PROGRESS_WRITE_SECONDS:
+        _write_progress(attempt)
+
+
+def _write_progress(attempt: Attempt) -> None:
+    """The progress reported so far, fenced; commits. Raises JobStopped if fenced off."""
+    now = utcnow()
     renewed = db.session.execute(
-        update(Job).where(*attempt.fence).values(progress=progress, heartbeat_at=utcnow())
+        update(JOBS).where(*attempt.fence).values(progress=attempt.progress, heartbeat_at=now)
     )
     if renewed.rowcount != 1:
         db.session.rollback()
         attempt.lost.set()
         raise JobStopped
-    db.session.add(
-        TaskEvent(
-            task_id=attempt.task_id,
-            kind=EventKind.JOB_PROGRESS,
-            message=str(message)[:500],
-            data=attempt.event_data(progress=progress),
-        )
-    )
+    _insert_events(attempt.task_id, attempt.unwritten, now)
     db.session.commit()
+    attempt.unwritten.clear()
+    attempt.written_at = time.monotonic()
 
 
 def succeed(attempt: Attempt, result: Any) -> bool:
@@ -264,7 +295,7 @@ def succeed(attempt: Attempt, result: Any) -> bool:
     outcome = None if result is None else str(result)[:MAX_RESULT_LENGTH]
     now = utcnow()
     finished = db.session.execute(
-        update(Job)
+        update(JOBS)
         .where(*attempt.fence)
         .values(
             state=JobState.SUCCEEDED,
@@ -279,15 +310,21 @@ def succeed(attempt: Attempt, result: Any) -> bool:
         db.session.rollback()
         log.info("job %s attempt %s: finished too late, discarded", attempt.job_id, attempt.number)
         return False
-    task = db.session.get(Task, attempt.task_id, with_for_update=True, populate_existing=True)
-    record_event(
-        task,
-        EventKind.JOB_SUCCEEDED,
-        f"Processing succeeded: {outcome}" if outcome else "Processing succeeded.",
-        attempt.event_data(result=outcome),
+    previous = db.session.scalar(
+        select(Task.status).where(Task.id == attempt.task_id).with_for_update()
     )
-    if task.status != TaskStatus.COMPLETED:
-        set_status(task, TaskStatus.COMPLETED, EventKind.COMPLETED)
+    events = [
+        *attempt.unwritten,
+        (
+            EventKind.JOB_SUCCEEDED,
+            f"Processing succeeded: {outcome}" if outcome else "Processing succeeded.",
+            attempt.event_data(result=outcome),
+        ),
+    ]
+    events += _set_task_status(
+        attempt.task_id, previous, TaskStatus.COMPLETED, EventKind.COMPLETED, now
+    )
+    _insert_events(attempt.task_id, events, now)
     db.session.commit()
     return True
 
@@ -295,6 +332,11 @@ def succeed(attempt: Attempt, result: Any) -> bool:
 def fail(attempt: Attempt, error: str) -> bool:
     """Ends the attempt as failed: the job is queued again after a backoff while attempts
     remain, else it fails and so does the task. Fenced; commits, then enqueues a retry."""
+    if attempt.unwritten:
+        try:
+            _write_progress(attempt)
+        except JobStopped:
+            return False
     return _end_attempt(attempt.job_id, attempt.number, error)
 
 
@@ -384,6 +426,35 @@ def _end_attempt(job_id: uuid.UUID, number: int, error: str) -> bool:
     return True
 
 
+def _set_task_status(
+    task_id: int, previous: str, status: TaskStatus, kind: EventKind, now: datetime
+) -> list[Event]:
+    """The worker's status change, as one UPDATE (the same rule as services.tasks.set_status,
+    whose ORM flush the worker's path avoids); returns the event to log, if any."""
+    if previous == status:
+        return []
+    db.session.execute(
+        update(TASKS)
+        .where(TASKS.c.id == task_id, TASKS.c.status != status)
+        .values(
+            status=status,
+            completed_at=now if status == TaskStatus.COMPLETED else None,
+            updated_at=now,
+            version=TASKS.c.version + 1,
+        )
+    )
+    return [(kind, status_message(kind, previous, status), {"from": previous, "to": status})]
+
+
+def _insert_events(task_id: int, events: list[Event], now: datetime) -> None:
+    rows = [
+        {"task_id": task_id, "at": now, "kind": kind, "message": message, "data": data}
+        for kind, message, data in events
+    ]
+    # executemany of one cached statement (a multi-row VALUES would compile anew per count)
+    db.session.execute(insert(TaskEvent.__table__), rows)
+
+
 def _enqueue(job_id: uuid.UUID, *, at: Any = None) -> None:
     """After the commit. If Redis is unreachable the job stays queued in the database, and
     the reaper enqueues it once Redis is back."""
@@ -391,13 +462,6 @@ def _enqueue(job_id: uuid.UUID, *, at: Any = None) -> None:
         queue.enqueue_processing(str(job_id), at=at)
     except (redis.RedisError, OSError) as error:
         log.warning("job %s: could not enqueue (%r); the reaper will retry", job_id, error)
-
-
-def _fast_commit() -> None:
-    """Progress may be lost in a crash without harm (the lease and the reaper recover the
-    job): on PostgreSQL its commits need not wait for the disk."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
 @contextmanager

@@ -290,16 +290,16 @@ def set_status(task: Task, status: str, kind: EventKind) -> None:
     task.status = status
     task.completed_at = utcnow() if status == TaskStatus.COMPLETED else None
     task.updated_at = utcnow()
-    messages = {
+    record_event(
+        task, kind, status_message(kind, previous, status), {"from": previous, "to": status}
+    )
+
+
+def status_message(kind: EventKind, previous: str, status: str) -> str:
+    return {
         EventKind.COMPLETED: "Marked completed.",
         EventKind.REOPENED: "Reopened.",
-    }
-    record_event(
-        task,
-        kind,
-        messages.get(kind, f"Status changed from {previous} to {status}."),
-        {"from": previous, "to": status},
-    )
+    }.get(kind, f"Status changed from {previous} to {status}.")
 
 
 def record_event(
