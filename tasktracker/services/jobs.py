@@ -210,9 +210,7 @@ def run_job(job_id: uuid.UUID) -> None:
 
 def claim(job_id: uuid.UUID) -> Attempt | None:
     """Takes the job if it is queued and due: one conditional UPDATE, which a second
-    claimant loses. Puts the task in progress. Commits.
-
-    """
+    claimant loses. Puts the task in progress. Commits."""
     now = utcnow()
     claimed = db.session.execute(
         update(JOBS)
@@ -365,10 +363,8 @@ def reap() -> dict[str, int]:
         )
     ).all()
     db.session.rollback()
-    abandoned = sum(
-        _end_attempt(job_id, number, f"Its worker stopped answering (no heartbeat for {lease}).")
-        for job_id, number in expired
-    )
+    silence = f"Its worker stopped answering (no heartbeat for {lease.total_seconds():g} s)."
+    abandoned = sum(_end_attempt(job_id, number, silence) for job_id, number in expired)
     lost = [job_id for job_id in due if not queue.held(str(job_id))]
     for job_id in lost:
         _enqueue(job_id)
