@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format clean
+.PHONY: run test lint format screenshots clean
 
 run: $(VENV)/.runtime
 	$(BIN)/flask --app wsgi db upgrade
@@ -34,6 +34,10 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
 	  -r requirements.txt -r requirements-dev.txt
 	touch $(VENV)/.runtime $@
+
+# The README's screenshots, from the real pages (needs Debian's chromium).
+screenshots: $(VENV)/.dev
+	$(BIN)/python docs/screenshots.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache .hypothesis

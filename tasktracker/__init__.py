@@ -9,14 +9,22 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from tasktracker import metrics, ops, worker
+from tasktracker import metrics, ops, web, worker
 from tasktracker.api import blp as api_blueprint
 from tasktracker.api import docs as api_docs
 from tasktracker.api import rest_api
 from tasktracker.cli import register_commands
 from tasktracker.config import load_config
 from tasktracker.errors import register_error_handlers
-from tasktracker.extensions import IdConverter, csrf, db, limiter, migrate, redis_client
+from tasktracker.extensions import (
+    IdConverter,
+    csrf,
+    db,
+    limiter,
+    login_manager,
+    migrate,
+    redis_client,
+)
 from tasktracker.headers import register_security_headers
 from tasktracker.observability import configure_logging, register_request_logging
 
@@ -54,6 +62,7 @@ def register_extensions(app: Flask) -> None:
         app, db, directory=os.path.normpath(os.path.join(app.root_path, "..", "migrations"))
     )
     csrf.init_app(app)
+    login_manager.init_app(app)
     limiter.init_app(app)
     redis_client.init_app(app)
     worker.init_app(app)
@@ -78,4 +87,5 @@ def register_blueprints(app: Flask) -> None:
     csrf.exempt(api_blueprint)  # bearer tokens only: no cookie, so nothing to forge
     app.register_blueprint(api_docs.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(web.bp)
     metrics.init_app(app)

@@ -8,6 +8,7 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, current_app, g, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from tasktracker.extensions import db
@@ -145,6 +146,15 @@ def handle_app_error(error: AppError) -> Response:
     return error_response(error.status, error.code, error.message, error.details, error.headers)
 
 
+def handle_csrf_error(error: CSRFError) -> Response:
+    return error_response(
+        400,
+        "csrf_failed",
+        "This form has expired or did not come from this site. "
+        "Go back, reload the page and send it again.",
+    )
+
+
 def handle_http_exception(error: HTTPException) -> Response:
     status = error.code or 500
     if status >= 500:
@@ -164,5 +174,6 @@ def handle_unexpected(error: BaseException) -> Response:
 
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(AppError, handle_app_error)
+    app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)

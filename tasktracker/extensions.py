@@ -10,6 +10,7 @@ import redis
 from flask import Flask, current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -44,6 +45,20 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
+
+
+def auth_rate_limit(*, methods: list[str] | None = None) -> Any:
+    """Sign-in, registration and token creation: RATELIMIT_AUTH per client address (§8)."""
+    return limiter.limit(
+        lambda: current_app.config["RATELIMIT_AUTH"], key_func=get_remote_address, methods=methods
+    )
+
+
+login_manager = LoginManager()
+login_manager.login_view = "web.sign_in"
+login_manager.login_message = "Please sign in to see that page."
+login_manager.login_message_category = "info"
+login_manager.session_protection = "strong"
 
 
 @event.listens_for(Engine, "connect")

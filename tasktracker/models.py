@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -106,7 +107,9 @@ class EventKind(StrEnum):
     JOB_CANCELLED = "job_cancelled"
 
 
-class User(db.Model):
+class User(UserMixin, db.Model):
+    """An account. (UserMixin: what Flask-Login asks of a signed-in user.)"""
+
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

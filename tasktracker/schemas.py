@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC
 from typing import Any
 
-from flask import url_for
+from flask import current_app
 from marshmallow import (
     RAISE,
     Schema,
@@ -138,6 +138,12 @@ def timestamp(**kwargs: Any) -> fields.AwareDateTime:
     return fields.AwareDateTime(default_timezone=UTC, **kwargs)
 
 
+def path_for(endpoint: str, **values: Any) -> str:
+    """A resource's path, with or without a request (a service dumps in the CLI and jobs)."""
+    adapter = current_app.url_map.bind("", script_name=current_app.config["APPLICATION_ROOT"])
+    return adapter.build(endpoint, values)
+
+
 class InputSchema(Schema):
     """Unknown fields are errors, never silently dropped."""
 
@@ -186,6 +192,25 @@ class TaskPatchSchema(TaskWriteSchema):
         field_obj.load_default = missing
 
 
+class TaskFormSchema(TaskWriteSchema):
+    """The same rules for an HTML form, whose fields all arrive as strings: an empty due date
+    is none, the priority a number, tags a comma-separated list. (The form's `due_at` is a
+    datetime-local value, taken as UTC like any time without an offset.)"""
+
+    @pre_load
+    def from_form(self, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        fields = dict(data)
+        if fields.get("due_at") == "":
+            fields["due_at"] = None
+        if isinstance(fields.get("priority"), str) and fields["priority"].strip().isdigit():
+            fields["priority"] = int(fields["priority"])
+        if isinstance(fields.get("tags"), str):
+            fields["tags"] = [tag for tag in fields["tags"].split(",") if tag.strip()]
+        return fields
+
+
 class TaskSchema(Schema):
     """A task as every client sees it."""
 
@@ -202,7 +227,7 @@ class TaskSchema(Schema):
     updated_at = fields.AwareDateTime(required=True)
     deleted_at = fields.AwareDateTime(required=True, allow_none=True)
     version = fields.Integer(required=True)
-    url = fields.Function(lambda task: url_for("api.get_task", task_id=task.id), required=True)
+    url = fields.Function(lambda task: path_for("api.get_task", task_id=task.id), required=True)
 
 
 class PaginationQuerySchema(InputSchema):
@@ -311,9 +336,9 @@ class JobSchema(Schema):
         required=True, allow_none=True, metadata={"description": "When a retry may begin"}
     )
     finished_at = fields.AwareDateTime(required=True, allow_none=True)
-    url = fields.Function(lambda job: url_for("api.get_job", job_id=job.id), required=True)
+    url = fields.Function(lambda job: path_for("api.get_job", job_id=job.id), required=True)
     task_url = fields.Function(
-        lambda job: url_for("api.get_task", task_id=job.task_id), required=True
+        lambda job: path_for("api.get_task", task_id=job.task_id), required=True
     )
 
 
@@ -346,6 +371,24 @@ class UserSchema(Schema):
 class TokenRequestSchema(InputSchema):
     name = Str(validate=Length(1, 100), load_default="API token")
     expires_in_days = WholeNumber(validate=Range(1, 3650), allow_none=True, load_default=None)
+
+
+class TokenFormSchema(TokenRequestSchema):
+    """The same rules for the HTML form: the expiry arrives as a string, empty for never."""
+
+    @pre_load
+    def from_form(self, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        fields = dict(data)
+        days = fields.get("expires_in_days")
+        if days == "":
+            fields["expires_in_days"] = None
+        elif isinstance(days, str) and days.strip().isdigit():
+            fields["expires_in_days"] = int(days)
+        if fields.get("name") == "":
+            del fields["name"]
+        return fields
 
 
 class TokenSchema(Schema):

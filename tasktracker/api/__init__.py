@@ -93,9 +93,6 @@ def rate_limit_key() -> str:
 
 
 limiter.limit(lambda: current_app.config["RATELIMIT_API"], key_func=rate_limit_key)(blp)
-auth_rate_limit = limiter.limit(
-    lambda: current_app.config["RATELIMIT_AUTH"], key_func=get_remote_address
-)
 
 
 def json_body(*, optional: bool = False) -> Any:

@@ -7,7 +7,6 @@ from typing import Any
 from flask import Response
 
 from tasktracker.api import (
-    auth_rate_limit,
     basic_auth_user,
     blp,
     body,
@@ -16,6 +15,7 @@ from tasktracker.api import (
     json_body,
     security,
 )
+from tasktracker.extensions import auth_rate_limit
 from tasktracker.schemas import (
     NewTokenSchema,
     RegistrationSchema,
@@ -27,7 +27,7 @@ from tasktracker.services import accounts as service
 
 
 @blp.route("/users", methods=["POST"], tags=["accounts"])
-@auth_rate_limit
+@auth_rate_limit()
 @security([])
 @body(RegistrationSchema)
 @errors(400, 403, 409, 413, 415, 422)
@@ -41,7 +41,7 @@ def register() -> Any:
 
 
 @blp.route("/tokens", methods=["POST"], tags=["accounts"])
-@auth_rate_limit
+@auth_rate_limit()
 @security([{"basicAuth": []}])
 @body(TokenRequestSchema, required=False)
 @errors(400, 401, 413, 415, 422)

@@ -46,6 +46,10 @@ def register_user(data: Any, *, by_operator: bool = False) -> User:
     return user
 
 
+def get_user(user_id: int) -> User | None:
+    return db.session.get(User, user_id)
+
+
 def user_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == email.strip().lower()))
 
@@ -64,10 +68,10 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
-def issue_token(user: User, data: Any) -> ApiToken:
+def issue_token(user: User, data: Any, *, schema: TokenRequestSchema | None = None) -> ApiToken:
     """A new bearer token, its secret on `.secret` of the returned instance only (the database
     keeps a digest). Commits."""
-    fields = load_body(TokenRequestSchema(), data)
+    fields = load_body(schema or TokenRequestSchema(), data)
     secret = security.new_token()
     days = fields["expires_in_days"]
     token = ApiToken(

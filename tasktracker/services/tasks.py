@@ -117,10 +117,17 @@ def tag_counts(owner: User) -> list[dict[str, Any]]:
 # --- changing ----------------------------------------------------------------------------
 
 
-def create_task(owner: User, data: Any, *, idempotency_key: str | None = None) -> CreatedTask:
-    """Commits the task and its `created` event; with a key, also the response to replay."""
+def create_task(
+    owner: User,
+    data: Any,
+    *,
+    idempotency_key: str | None = None,
+    schema: TaskWriteSchema | None = None,
+) -> CreatedTask:
+    """Commits the task and its `created` event; with a key, also the response to replay.
+    `schema`: how the input arrives (TaskFormSchema for an HTML form), same rules."""
     if idempotency_key is None:
-        task = _new_task(owner, load_body(TaskWriteSchema(), data))
+        task = _new_task(owner, load_body(schema or TaskWriteSchema(), data))
         db.session.commit()
         return CreatedTask(TaskSchema().dump(task), replayed=False)
 
@@ -168,10 +175,13 @@ def update_task(
     *,
     partial: bool,
     if_match: Sequence[int] | None = None,
+    schema: TaskWriteSchema | None = None,
 ) -> Task:
     """PUT (every writable field) or PATCH (the fields sent). Commits; logs what changed.
     The body is validated before the task is even looked up (and locked)."""
-    fields = load_body(TaskPatchSchema(partial=True) if partial else TaskWriteSchema(), data)
+    if schema is None:
+        schema = TaskPatchSchema(partial=True) if partial else TaskWriteSchema()
+    fields = load_body(schema, data)
     task = _task_for_change(owner, task_id, if_match)
     changes: dict[str, list[Any]] = {}
     for name in EDITABLE_FIELDS:
@@ -209,6 +219,40 @@ def reopen_task(owner: User, task_id: int) -> Task:
         set_status(task, TaskStatus.PENDING, EventKind.REOPENED)
         db.session.commit()
     return task
+
+
+def complete_tasks(owner: User, task_ids: Sequence[int]) -> int:
+    """Completes each of these tasks that is live and not completed yet, in one commit;
+    returns how many changed. Ids that are not the owner's live tasks are skipped."""
+    changed = 0
+    for task in _live_tasks(owner, task_ids):
+        if task.status != TaskStatus.COMPLETED:
+            set_status(task, TaskStatus.COMPLETED, EventKind.COMPLETED)
+            changed += 1
+    db.session.commit()
+    return changed
+
+
+def delete_tasks(owner: User, task_ids: Sequence[int]) -> int:
+    """Moves each of these live tasks to the trash, in one commit; returns how many."""
+    tasks = _live_tasks(owner, task_ids)
+    now = utcnow()
+    for task in tasks:
+        task.deleted_at = task.updated_at = now
+        record_event(task, EventKind.DELETED, "Moved to the trash.")
+    db.session.commit()
+    return len(tasks)
+
+
+def _live_tasks(owner: User, task_ids: Sequence[int]) -> list[Task]:
+    return list(
+        db.session.scalars(
+            select(Task)
+            .where(Task.owner_id == owner.id, Task.id.in_(task_ids), Task.deleted_at.is_(None))
+            .order_by(Task.id)
+            .with_for_update()
+        )
+    )
 
 
 def delete_task(owner: User, task_id: int) -> None:

@@ -1,0 +1,47 @@
+"""The HTML blueprint: forms in, the same services the API calls, pages out. Every page
+works without JavaScript (forms POST, then redirect with 303); htmx only enhances."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, redirect, request, url_for
+
+from tasktracker.extensions import login_manager
+from tasktracker.models import User
+from tasktracker.services import accounts
+
+bp = Blueprint("web", __name__)
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    return accounts.get_user(int(user_id)) if user_id.isdigit() else None
+
+
+def see_other(endpoint: str, **values: Any) -> Response:
+    """Post/Redirect/Get: 303, so that a reload does not send the form again."""
+    return redirect(url_for(endpoint, **values), code=303)
+
+
+def back_to(fallback: str) -> Response:
+    """303 to the page the form came from (the `next` field), if it is on this site."""
+    target = request.form.get("next") or request.args.get("next") or ""
+    parts = urlsplit(target)
+    if not target.startswith("/") or target.startswith("//") or parts.scheme or parts.netloc:
+        target = url_for(fallback)
+    return redirect(target, code=303)
+
+
+def form_data() -> dict[str, str]:
+    """The submitted form, one value per field (CSRF token and navigation fields aside)."""
+    return {
+        key: value
+        for key, value in request.form.items()
+        if key not in ("csrf_token", "next", "version")
+    }
+
+
+# The routes attach themselves to `bp`.
+from tasktracker.web import auth, tasks, tokens  # noqa: E402, F401
