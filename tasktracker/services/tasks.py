@@ -236,10 +236,8 @@ def complete_tasks(owner: User, task_ids: Sequence[int]) -> int:
 def delete_tasks(owner: User, task_ids: Sequence[int]) -> int:
     """Moves each of these live tasks to the trash, in one commit; returns how many."""
     tasks = _live_tasks(owner, task_ids)
-    now = utcnow()
     for task in tasks:
-        task.deleted_at = task.updated_at = now
-        record_event(task, EventKind.DELETED, "Moved to the trash.")
+        _trash(task)
     db.session.commit()
     return len(tasks)
 
@@ -259,9 +257,13 @@ def delete_task(owner: User, task_id: int) -> None:
     """Moves the task to the trash (idempotent). Commits."""
     task = get_task(owner, task_id, for_update=True)
     if task.deleted_at is None:
-        task.deleted_at = task.updated_at = utcnow()
-        record_event(task, EventKind.DELETED, "Moved to the trash.")
+        _trash(task)
         db.session.commit()
+
+
+def _trash(task: Task) -> None:
+    task.deleted_at = task.updated_at = utcnow()
+    record_event(task, EventKind.DELETED, "Moved to the trash.")
 
 
 def restore_task(owner: User, task_id: int) -> Task:

@@ -1,0 +1,171 @@
+"""The HTML pages through the test client: sessions, CSRF, ownership, form errors,
+redirects. (tests/browser drives the same pages in Chromium.)"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import PASSWORD, ApiClient
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(client: FlaskClient, path: str = "/signin") -> str:
+    match = CSRF.search(client.get(path).get_data(as_text=True))
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def post(client: FlaskClient, path: str, data: dict[str, Any], page: str = "/signin") -> Any:
+    return client.post(path, data={"csrf_token": csrf_token(client, page), **data})
+
+
+def signed_in(app: Flask, user: dict[str, Any]) -> FlaskClient:
+    client = app.test_client()
+    response = post(client, "/signin", {"email": user["email"], "password": PASSWORD})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return client
+
+
+@pytest.fixture
+def browser_of(app: Flask) -> Any:
+    return lambda api_client: signed_in(app, api_client.user)
+
+
+def test_pages_need_a_session(client: FlaskClient) -> None:
+    for path in ("/tasks", "/tasks/new", "/tokens", "/tasks/1"):
+        response = client.get(path)
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith("/signin?next=")
+
+
+def test_sign_up_sign_in_sign_out(client: FlaskClient) -> None:
+    response = post(
+        client, "/signup", {"name": "Zoe", "email": "Zoe@Example.com", "password": "long enough"}
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/tasks"
+    assert "Welcome, Zoe" in client.get("/tasks").get_data(as_text=True)
+    assert post(client, "/signout", {}, page="/tasks").status_code == 303
+    assert client.get("/tasks").status_code == 302
+    wrong = post(client, "/signin", {"email": "zoe@example.com", "password": "nope"})
+    assert wrong.status_code == 401
+    assert "do not match" in wrong.get_data(as_text=True)
+    assert (
+        post(client, "/signin", {"email": "ZOE@example.com", "password": "long enough"}).status_code
+        == 303
+    )
+
+
+def test_sign_up_errors_sit_next_to_their_fields(client: FlaskClient, make_user: Any) -> None:
+    make_user(email="taken@example.com")
+    response = post(
+        client, "/signup", {"name": "", "email": "taken@example.com", "password": "short"}
+    )
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert 'id="name" name="name" type="text" value="" required' in html
+    assert re.search(
+        r'id="password"[^>]*aria-invalid="true"[^>]*aria-describedby="password-error"', html
+    )
+    assert 'id="password-error"' in html
+    password_input = html.split('id="password"')[1].split(">")[0]
+    assert "short" not in password_input  # a password is never sent back
+
+
+def test_a_form_without_its_csrf_token_is_refused(client: FlaskClient) -> None:
+    response = client.post("/signin", data={"email": "a@example.com", "password": "x" * 10})
+    assert response.status_code == 400
+    assert response.mimetype == "text/html"
+    assert "This form has expired" in response.get_data(as_text=True)
+
+
+def test_sign_in_goes_back_only_to_this_site(client: FlaskClient, make_user: Any) -> None:
+    user = make_user()
+    targets = [("/tokens", "/tokens"), ("https://evil.example/x", "/tasks"),
+               ("//evil.example", "/tasks"), ("javascript:alert(1)", "/tasks")]  # fmt: skip
+    for target, expected in targets:
+        fresh = client.application.test_client()
+        fields = {"email": user["email"], "password": PASSWORD, "next": target}
+        response = post(fresh, "/signin", fields)
+        assert response.headers["Location"] == expected, target
+
+
+def test_task_form_keeps_what_was_typed(alice: ApiClient, browser_of: Any) -> None:
+    client = browser_of(alice)
+    fields = {"title": "   ", "priority": "9", "tags": "work, a,b", "description": "kept text"}
+    response = post(client, "/tasks/new", fields, page="/tasks/new")
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert re.search(r'id="title"[^>]*aria-invalid="true"', html)
+    assert "kept text</textarea>" in html
+    assert 'value="work, a,b"' in html
+    assert alice.get("/api/tasks").json["total"] == 0
+
+
+def test_a_stale_edit_is_refused_with_both_versions(alice: ApiClient, browser_of: Any) -> None:
+    task = alice.create_task(title="Original")
+    client = browser_of(alice)
+    page = f"/tasks/{task['id']}/edit"
+    alice.patch(task["url"], json={"title": "Changed elsewhere"})
+    response = post(client, page, {"title": "Mine", "priority": "3", "status": "pending",
+                                   "version": "1"}, page=page)  # fmt: skip
+    assert response.status_code == 409
+    html = response.get_data(as_text=True)
+    assert "changed since you opened it" in html
+    assert "Changed elsewhere" in html
+    assert 'value="Mine"' in html
+    assert 'name="version" value="2"' in html  # saving again is a deliberate overwrite
+    assert alice.get(task["url"]).json["title"] == "Changed elsewhere"
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix"),
+    [("GET", ""), ("GET", "/edit"), ("POST", "/edit"), ("GET", "/delete"), ("POST", "/delete"),
+     ("POST", "/toggle"), ("POST", "/restore"), ("POST", "/process")],
+)  # fmt: skip
+def test_another_accounts_task_pages_are_404(
+    alice: ApiClient, bob: ApiClient, browser_of: Any, method: str, suffix: str
+) -> None:
+    task = bob.create_task(title="Bob's")
+    client = browser_of(alice)
+    path = f"/tasks/{task['id']}{suffix}"
+    if method == "GET":
+        response = client.get(path)
+    else:
+        response = post(
+            client, path, {"title": "taken", "done": "1", "version": "1"}, page="/tasks"
+        )
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+    assert bob.get(task["url"]).json == task
+
+
+def test_bulk_actions_skip_other_accounts_tasks(
+    alice: ApiClient, bob: ApiClient, browser_of: Any
+) -> None:
+    mine = [alice.create_task(title=f"m{n}")["id"] for n in range(3)]
+    theirs = bob.create_task()["id"]
+    client = browser_of(alice)
+    response = post(client, "/tasks/bulk", {"action": "complete", "ids": [*mine[:2], theirs]},
+                    page="/tasks")  # fmt: skip
+    assert response.status_code == 303
+    statuses = {t["id"]: t["status"] for t in alice.get("/api/tasks").json["items"]}
+    assert statuses == {mine[0]: "completed", mine[1]: "completed", mine[2]: "pending"}
+    assert bob.get(f"/api/tasks/{theirs}").json["status"] == "pending"
+    post(client, "/tasks/bulk", {"action": "delete", "ids": mine}, page="/tasks")
+    assert alice.get("/api/tasks").json["total"] == 0
+    assert alice.get("/api/tasks?deleted=only").json["total"] == 3
+
+
+def test_html_errors_are_pages(client: FlaskClient) -> None:
+    for path, status in (("/nope", 404), ("/signout", 405)):
+        response = client.get(path)
+        assert response.status_code == status
+        assert response.mimetype == "text/html"
+        assert f"<h1>{status}" in response.get_data(as_text=True)
