@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, redirect, request, url_for
 
+from tasktracker.errors import AppError
 from tasktracker.extensions import login_manager
 from tasktracker.models import User
 from tasktracker.services import accounts
@@ -35,12 +36,27 @@ def back_to(fallback: str) -> Response:
 
 
 def form_data() -> dict[str, str]:
-    """The submitted form, one value per field (CSRF token and navigation fields aside)."""
+    """The submitted form, one value per field (CSRF token and navigation fields aside).
+    Browsers send a textarea's line breaks as CRLF: they are stored as the API's clients send
+    them, LF, so that saving an untouched description does not count as changing it."""
     return {
-        key: value
+        key: value.replace("\r\n", "\n")
         for key, value in request.form.items()
         if key not in ("csrf_token", "next", "version")
     }
+
+
+def field_errors(error: AppError) -> dict[str, list[str]]:
+    """An error's details by form field. The API names a list's item (`tags.1`); a form has
+    one field for the list, so the message goes there, saying which item ("Tag 2: ...")."""
+    by_field: dict[str, list[str]] = {}
+    for key, messages in (error.details or {}).items():
+        name, _, index = key.partition(".")
+        if index.isdigit():
+            item = name.removesuffix("s").capitalize()
+            messages = [f"{item} {int(index) + 1}: {message}" for message in messages]
+        by_field.setdefault(name, []).extend(messages)
+    return by_field
 
 
 # The routes attach themselves to `bp`.

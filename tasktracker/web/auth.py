@@ -10,7 +10,7 @@ from flask_login import current_user, login_user, logout_user
 from tasktracker.errors import AppError
 from tasktracker.extensions import auth_rate_limit
 from tasktracker.services import accounts
-from tasktracker.web import back_to, bp, form_data, see_other
+from tasktracker.web import back_to, bp, field_errors, form_data, see_other
 
 
 @bp.get("/")
@@ -29,7 +29,7 @@ def sign_up() -> Any:
     except AppError as error:
         values.pop("password", None)  # never sent back into the page
         return render_template(
-            "auth/signup.html", values=values, errors=error.details or {}, error=error.message
+            "auth/signup.html", values=values, errors=field_errors(error), error=error.message
         ), error.status
     login_user(user)
     flash(f"Welcome, {user.name}! Your account is ready.", "success")

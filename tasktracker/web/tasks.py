@@ -14,7 +14,7 @@ from tasktracker.errors import AppError, InvalidQuery, PreconditionFailed, Valid
 from tasktracker.pagination import page_links
 from tasktracker.schemas import TaskFormSchema
 from tasktracker.services import jobs, tasks
-from tasktracker.web import back_to, bp, form_data, see_other
+from tasktracker.web import back_to, bp, field_errors, form_data, see_other
 
 PER_PAGE_CHOICES = (10, 20, 50, 100)
 SORTS = {
@@ -68,7 +68,7 @@ def new_task() -> Any:
         created = tasks.create_task(current_user, values, schema=TaskFormSchema())
     except ValidationFailed as error:
         return render_template(
-            "tasks/form.html", task=None, values=values, errors=error.details or {}
+            "tasks/form.html", task=None, values=values, errors=field_errors(error)
         ), 422
     flash(f"Task “{created.body['title']}” created.", "success")
     return see_other("web.task_detail", task_id=created.body["id"])
@@ -107,7 +107,7 @@ def edit_task(task_id: int) -> Any:
         )
     except ValidationFailed as error:
         return render_template(
-            "tasks/form.html", task=task, values=values, errors=error.details or {}
+            "tasks/form.html", task=task, values=values, errors=field_errors(error)
         ), 422
     except PreconditionFailed:
         current = tasks.get_task(current_user, task_id)

@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from tasktracker.errors import ValidationFailed
 from tasktracker.schemas import TokenFormSchema
 from tasktracker.services import accounts
-from tasktracker.web import bp, form_data, see_other
+from tasktracker.web import bp, field_errors, form_data, see_other
 
 
 @bp.route("/tokens", methods=["GET", "POST"])
@@ -25,7 +25,7 @@ def tokens() -> Any:
             new = accounts.issue_token(current_user, values, schema=TokenFormSchema())
             values = {}
         except ValidationFailed as error:
-            errors, status = error.details or {}, 422
+            errors, status = field_errors(error), 422
     response = make_response(
         render_template(
             "tokens/index.html",

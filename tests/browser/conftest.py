@@ -7,6 +7,12 @@ Fixtures (use them from any test under tests/browser):
   (``tasktracker_test_browser``, created and migrated at session start, dropped at the end,
   so it never meets the other tests' data) and TEST_REDIS_URL.
   Rate limits are off. Create data through the UI or the JSON API of that server.
+  (`live_database_url` is that database's URL; `live_env` the environment both processes get.)
+- `live_worker` (session): one real `flask worker` process (tests/jobs' `WorkerProcess`) on
+  the same database, Redis and queue, processing in 5 steps of 0.4 s so that a page shows the
+  progress moving. Ask for it in any test that needs jobs to run; without it they stay queued.
+  The queue has a name of its own (`LIVE_QUEUE`), so the jobs tests' workers, which share the
+  Redis database, never take its jobs, nor it theirs.
 - `browser` (session): Debian's Chromium (/usr/bin/chromium) via the plain
   `playwright.sync_api`; no browser is ever downloaded.
 - `page` (function): a fresh context (cookies, storage) and page whose ``base_url`` is the
@@ -15,6 +21,13 @@ Fixtures (use them from any test under tests/browser):
   if an off-host request was attempted that the test did not declare.
 - `page_log` (function): what the page did, for assertions (see `PageLog`): off-host
   attempts, console errors, uncaught page errors, Content-Security-Policy violations.
+
+- `page_without_js` (function): the same as `page`, with JavaScript off.
+
+Helpers (plain functions): `sign_up(page)` makes a fresh account through the sign-up form and
+leaves the page signed in; `make_tasks(page, n, **fields)` creates that account's tasks through
+the JSON API; `api(page, method, path, ...)` calls the API as that account; `axe(page)` runs
+axe-core (tests/browser/vendor) and returns the serious and critical violations.
 
 Declaring expected off-host requests (URL glob patterns, `fnmatch` syntax, full URL):
 
@@ -43,21 +56,41 @@ Good to know:
 
 from __future__ import annotations
 
+import base64
 import fnmatch
+import time
+import uuid
+import weakref
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Route, sync_playwright
+import redis
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    Page,
+    Request,
+    Route,
+    expect,
+    sync_playwright,
+)
 from playwright.sync_api import Error as PlaywrightError
+from rq import Queue, Worker
 
 from tests.conftest import required_env, scratch_database
+from tests.jobs.conftest import WorkerProcess
 from tests.servers import app_env, gunicorn, migrate
 
 CHROMIUM = Path("/usr/bin/chromium")
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+# The live server's and live worker's RQ queue (see `live_env`).
+LIVE_QUEUE = "tasktracker-browser-tests"
+WORKER_START_SECONDS = 30
 # Flags seen working as root on these machines (docs: /work/shared/LIBRARIES.md).
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -99,14 +132,75 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """gunicorn serving the application on a free port; yields its base URL."""
+def live_database_url() -> Iterator[str]:
+    """The scratch database of the live server and the live worker (created empty here)."""
     with scratch_database("tasktracker_test_browser") as database_url:
-        env = app_env(database_url, required_env("TEST_REDIS_URL"))
-        migrate(env)
-        log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
-        with gunicorn(env, log) as base_url:
-            yield base_url
+        yield database_url
+
+
+@pytest.fixture(scope="session")
+def live_env(live_database_url: str) -> dict[str, str]:
+    """The environment the live server and the live worker share, the database migrated.
+    Their queue has a name of its own: the jobs tests' workers share the Redis database, and
+    neither side must take the other's jobs while the session's worker is still up."""
+    env = app_env(live_database_url, required_env("TEST_REDIS_URL"), JOB_QUEUE=LIVE_QUEUE)
+    migrate(env)
+    # Job ids a previous session left queued name jobs of a database since dropped.
+    with redis.Redis.from_url(env["REDIS_URL"]) as connection:
+        Queue(LIVE_QUEUE, connection=connection).empty()
+    return env
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    live_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """gunicorn serving the application on a free port; yields its base URL."""
+    log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
+    with gunicorn(live_env, log) as base_url:
+        yield base_url
+
+
+@pytest.fixture(scope="session")
+def live_worker(
+    live_server: str, live_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WorkerProcess]:
+    """One real `flask worker` on the live server's database, Redis and queue, with steps slow
+    enough for a page to show the progress moving (5 steps of 0.4 s). Yields once the worker
+    listens on the queue."""
+    env = {
+        **live_env,
+        "PROCESS_STEPS": "5",
+        "PROCESS_STEP_SECONDS": "0.4",
+        "LOG_LEVEL": "INFO",
+    }
+    worker = WorkerProcess(tmp_path_factory.mktemp("worker") / "worker.log", env)
+    try:
+        _wait_until_listening(worker, env["REDIS_URL"])
+        yield worker
+    finally:
+        worker.stop()
+
+
+def _wait_until_listening(worker: WorkerProcess, redis_url: str) -> None:
+    deadline = time.monotonic() + WORKER_START_SECONDS
+    with redis.Redis.from_url(redis_url) as connection:
+        queue = Queue(LIVE_QUEUE, connection=connection)
+        while time.monotonic() < deadline:
+            if worker.process.poll() is not None:
+                pytest.fail(
+                    f"flask worker exited with status {worker.process.returncode}; its log:\n"
+                    + worker.output()[-4000:],
+                    pytrace=False,
+                )
+            if any(w.pid == worker.pid for w in Worker.all(queue=queue)):
+                return
+            time.sleep(0.1)
+    pytest.fail(
+        f"flask worker did not listen within {WORKER_START_SECONDS} s; its log:\n"
+        + worker.output()[-4000:],
+        pytrace=False,
+    )
 
 
 # --- the browser ------------------------------------------------------------------------
@@ -194,8 +288,10 @@ def page_log(request: pytest.FixtureRequest, live_server: str) -> PageLog:
     return log
 
 
-@pytest.fixture
-def page(browser: Browser, live_server: str, page_log: PageLog) -> Iterator[Page]:
+@contextmanager
+def _open_page(
+    browser: Browser, live_server: str, page_log: PageLog, **context_options: Any
+) -> Iterator[Page]:
     """A new context and page on the live server; off-host requests aborted and checked."""
     closing = False
 
@@ -217,7 +313,7 @@ def page(browser: Browser, live_server: str, page_log: PageLog) -> Iterator[Page
             where = message.location.get("url", "")
             page_log.console_errors.append(f"{message.text} ({where})" if where else message.text)
 
-    context = browser.new_context(base_url=live_server)
+    context = browser.new_context(base_url=live_server, **context_options)
     context.set_default_timeout(ACTION_TIMEOUT_MS)
     context.route("**/*", route)
     context.expose_function("__reportCspViolation", page_log._on_csp_violation)
@@ -240,3 +336,130 @@ def page(browser: Browser, live_server: str, page_log: PageLog) -> Iterator[Page
             + listing,
             pytrace=False,
         )
+
+
+@pytest.fixture
+def page(browser: Browser, live_server: str, page_log: PageLog) -> Iterator[Page]:
+    """A new context and page on the live server; off-host requests aborted and checked."""
+    with _open_page(browser, live_server, page_log) as new_page:
+        yield new_page
+
+
+@pytest.fixture
+def page_without_js(browser: Browser, live_server: str, page_log: PageLog) -> Iterator[Page]:
+    """The same with JavaScript off: forms POST, the server redirects, the user reloads.
+    (The CSP listener is a script too: CSP violations are not recorded on this page.)"""
+    with _open_page(browser, live_server, page_log, java_script_enabled=False) as new_page:
+        yield new_page
+
+
+# --- helpers: accounts, data, accessibility ----------------------------------------------
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Account:
+    email: str
+    password: str
+    token: str | None = None
+
+
+# The accounts `sign_up` made, by page: `make_tasks` signs in to the API with them.
+_accounts: weakref.WeakKeyDictionary[Page, Account] = weakref.WeakKeyDictionary()
+
+
+def unique(prefix: str) -> str:
+    """A name no other test uses (the live server's data lasts the whole session)."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def sign_up(page: Page, name: str = "Ada Lovelace") -> tuple[str, str]:
+    """A fresh account made through the real sign-up form (the page ends signed in, on the
+    task list); returns (email, password)."""
+    email = f"{unique('user')}@example.com"
+    page.goto("/signup")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign up").click()
+    expect(page).to_have_url(f"{_base(page)}/tasks")
+    expect(page.get_by_role("status")).to_contain_text(f"Welcome, {name}!")
+    _accounts[page] = Account(email, PASSWORD)
+    return email, PASSWORD
+
+
+def api_token(page: Page) -> str:
+    """A bearer token of the account `sign_up` made on this page (created once, by HTTP
+    Basic, as the API's clients do)."""
+    account = _accounts.get(page)
+    if account is None:
+        raise AssertionError("sign_up(page) first: the API needs the page's account")
+    if account.token is None:
+        basic = base64.b64encode(f"{account.email}:{account.password}".encode()).decode()
+        response = page.request.post(
+            "/api/tokens",
+            headers={"Authorization": f"Basic {basic}"},
+            data={"name": unique("tests")},
+        )
+        assert response.status == 201, response.text()
+        account.token = response.json()["token"]
+    return account.token
+
+
+def api(page: Page, method: str, path: str, **options: Any) -> Any:
+    """One call to the live server's JSON API as the page's account; returns the response."""
+    headers = {"Authorization": f"Bearer {api_token(page)}", **options.pop("headers", {})}
+    return page.request.fetch(path, method=method, headers=headers, **options)
+
+
+def make_tasks(page: Page, n: int = 1, **fields: Any) -> list[dict[str, Any]]:
+    """Creates `n` tasks of the page's account through the JSON API; returns them as the API
+    does. A string field may use `{i}` (1..n): ``make_tasks(page, 3, title="Report {i}")``;
+    the default title is ``Task {i}``."""
+    fields.setdefault("title", "Task {i}")
+    created = []
+    for i in range(1, n + 1):
+        body = {k: v.format(i=i) if isinstance(v, str) else v for k, v in fields.items()}
+        response = api(page, "POST", "/api/tasks", data=body)
+        assert response.status == 201, response.text()
+        created.append(response.json())
+    return created
+
+
+_axe_routed: weakref.WeakSet[Page] = weakref.WeakSet()
+
+
+def axe(page: Page) -> list[dict[str, Any]]:
+    """Runs axe-core on the page as it is; returns the serious and critical violations, each
+    with the CSS selectors of the offending nodes.
+
+    The app's CSP (script-src 'self') refuses inline scripts, and `add_script_tag(path=...)`
+    inserts exactly that (the file's text inside a <script>): the browser blocks it and `axe`
+    never exists. So the file is served at a same-origin URL that this page's own route
+    fulfils from disk (a page route wins over the context's), and the tag points at it:
+    a script from 'self', which the CSP allows, and which never reaches the server."""
+    page.wait_for_load_state("load")  # style sheets too: contrast depends on them
+    url = f"{_base(page)}/__tests__/axe.min.js"
+    if page not in _axe_routed:
+        page.route(url, lambda route: route.fulfill(path=AXE, content_type="text/javascript"))
+        _axe_routed.add(page)
+    page.add_script_tag(url=url)
+    results = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    return [
+        {
+            "id": violation["id"],
+            "impact": violation["impact"],
+            "help": violation["help"],
+            "nodes": [" ".join(map(str, node["target"])) for node in violation["nodes"]],
+        }
+        for violation in results["violations"]
+        if violation["impact"] in ("serious", "critical")
+    ]
+
+
+def _base(page: Page) -> str:
+    """The live server's base URL, from the page's current address."""
+    parts = urlsplit(page.url)
+    assert parts.scheme in ("http", "https"), f"the page is not on the server yet: {page.url}"
+    return f"{parts.scheme}://{parts.netloc}"
