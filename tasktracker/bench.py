@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 
 from tasktracker.extensions import db, limiter
 from tasktracker.models import Job, JobState, Task, User
+from tasktracker.queue import get_queue
 from tasktracker.services import accounts
 from tasktracker.services import jobs as job_service
 from tasktracker.services.seed import seed_tasks
@@ -134,13 +135,8 @@ def bench_jobs(count: int, workers: int, no_fork: bool) -> None:
             f"enqueued {len(task_ids):,} jobs in {enqueued:.2f} s "
             f"({len(task_ids) / enqueued:,.0f} jobs/s, each a commit then an enqueue)"
         )
-        env = {**os.environ, "PROCESS_STEP_SECONDS": "0", "LOG_LEVEL": "WARNING"}
-        command = [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst"]
-        command += ["--no-fork"] if no_fork else []
         started = time.perf_counter()
-        processes = [subprocess.Popen(command, env=env) for _ in range(workers)]
-        for process in processes:
-            process.wait()
+        _run_workers(workers, no_fork)
         wall = time.perf_counter() - started
         first, last, done = db.session.execute(
             select(func.min(Job.started_at), func.max(Job.finished_at), func.count())
@@ -150,10 +146,58 @@ def bench_jobs(count: int, workers: int, no_fork: bool) -> None:
         db.session.rollback()
         busy = (last - first).total_seconds() if done else float("nan")
         rate = done / busy if done else 0.0
+        kind = f"{'--no-fork ' if no_fork else ''}worker(s)"
         click.echo(
-            f"processed {done:,} of {len(task_ids):,} jobs with {workers} "
-            f"{'--no-fork ' if no_fork else ''}worker(s), "
+            f"processed {done:,} of {len(task_ids):,} jobs with {workers} {kind}, "
             f"{config['PROCESS_STEPS']} steps each, in {busy:.2f} s from the first start "
             f"to the last finish ({wall:.2f} s with the workers' start-up)"
         )
         click.echo(f"  {rate:,.0f} tasks/s in all, {rate / workers:,.0f} tasks/s per worker")
+    if not done:
+        raise click.ClickException("no job succeeded: see the workers' log above")
+    baseline = _rq_baseline(len(task_ids), workers, no_fork)
+    click.echo(
+        f"baseline, RQ alone: {len(task_ids):,} jobs that do nothing, through the same "
+        f"{kind}: {baseline:,.0f} jobs/s in all"
+    )
+    # A worker's time per job, and what of it RQ itself takes (the baseline's time per job).
+    per_job, rq_own = 1000 * workers / rate, 1000 * workers / baseline
+    click.echo(
+        f"  processing runs at x{rate / baseline:.2f} of RQ's own rate: a worker spends "
+        f"{per_job:.1f} ms per job, {rq_own:.1f} ms of them in RQ and "
+        f"{per_job - rq_own:.1f} ms in the job (claim, progress, finish)"
+    )
+
+
+def do_nothing() -> None:
+    """The baseline's job: what RQ costs per job when the job itself costs nothing."""
+
+
+def _run_workers(workers: int, no_fork: bool) -> None:
+    """`flask worker --burst` processes, started together and waited for."""
+    env = {**os.environ, "PROCESS_STEP_SECONDS": "0", "LOG_LEVEL": "WARNING"}
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst"]
+    command += ["--no-fork"] if no_fork else []
+    processes = [subprocess.Popen(command, env=env) for _ in range(workers)]
+    for process in processes:
+        process.wait()
+
+
+def _rq_baseline(count: int, workers: int, no_fork: bool) -> float:
+    """Jobs per second through the same workers when each job does nothing, from RQ's own
+    timestamps (first start to last end)."""
+    queue = get_queue()
+    jobs = [queue.enqueue(do_nothing, result_ttl=600) for _ in range(count)]
+    try:
+        _run_workers(workers, no_fork)
+        for job in jobs:
+            job.refresh()
+        ran = [job for job in jobs if job.ended_at is not None]
+        if not ran:
+            raise click.ClickException("the baseline's jobs did not run")
+        first = min(job.started_at for job in ran)
+        last = max(job.ended_at for job in ran)
+        return len(ran) / max((last - first).total_seconds(), 1e-6)
+    finally:
+        for job in jobs:
+            job.delete()

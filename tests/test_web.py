@@ -169,3 +169,20 @@ def test_html_errors_are_pages(client: FlaskClient) -> None:
         assert response.status_code == status
         assert response.mimetype == "text/html"
         assert f"<h1>{status}" in response.get_data(as_text=True)
+
+
+def test_a_failing_page_is_a_500_page_without_internals(
+    alice: ApiClient, browser_of: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("SELECT secret FROM /srv/app/internal.py")
+
+    monkeypatch.setattr("tasktracker.web.tasks.tasks.tag_counts", broken)
+    response = browser_of(alice).get("/tasks")
+    assert response.status_code == 500
+    assert response.mimetype == "text/html"
+    body = response.get_data(as_text=True)
+    assert "<h1>500" in body
+    assert 'href="/static/' in body  # the styled layout, not a bare message
+    for leak in ("RuntimeError", "SELECT", "/srv/app", "Traceback"):
+        assert leak not in body

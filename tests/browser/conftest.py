@@ -18,7 +18,8 @@ Fixtures (use them from any test under tests/browser):
 - `page` (function): a fresh context (cookies, storage) and page whose ``base_url`` is the
   live server, so ``page.goto("/api/docs")`` works. Every request is routed: the live server's
   host:port goes through, anything else is aborted and recorded. At teardown the test fails
-  if an off-host request was attempted that the test did not declare.
+  if an off-host request was attempted that the test did not declare, or if the page broke
+  its Content-Security-Policy or threw (unless marked `page_problems_expected`).
 - `page_log` (function): what the page did, for assertions (see `PageLog`): off-host
   attempts, console errors, uncaught page errors, Content-Security-Policy violations.
 
@@ -125,6 +126,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "allow_off_host(*patterns): browser tests only; off-host requests whose URL matches one "
         "of these fnmatch patterns are expected (still blocked, but they don't fail the test)",
+    )
+    config.addinivalue_line(
+        "markers",
+        "page_problems_expected: browser tests only; CSP violations and uncaught script errors "
+        "don't fail the test by themselves (it asserts on page_log itself)",
     )
 
 
@@ -237,6 +243,8 @@ class PageLog:
     """What a page did during a test. Lists fill in as events arrive, in order."""
 
     base_url: str
+    # When true (the default), a CSP violation or an uncaught script error fails the test.
+    must_be_clean: bool = True
     allowed_off_host: list[str] = field(default_factory=list)
     off_host_requests: list[OffHostRequest] = field(default_factory=list)
     # console.error() calls and errors the browser logs (CSP refusals, failed loads).
@@ -283,6 +291,7 @@ class PageLog:
 @pytest.fixture
 def page_log(request: pytest.FixtureRequest, live_server: str) -> PageLog:
     log = PageLog(live_server)
+    log.must_be_clean = request.node.get_closest_marker("page_problems_expected") is None
     for marker in request.node.iter_markers("allow_off_host"):
         log.allow_off_host(*marker.args)
     return log
@@ -334,6 +343,14 @@ def _open_page(
             "the page attempted requests off the live server's host that the test did not "
             "declare (@pytest.mark.allow_off_host(...) or page_log.allow_off_host(...)):\n"
             + listing,
+            pytrace=False,
+        )
+    problems = page_log.csp_violations + page_log.page_errors
+    if page_log.must_be_clean and problems:
+        pytest.fail(
+            "the page broke its Content-Security-Policy or threw (mark the test "
+            "@pytest.mark.page_problems_expected if that is what it checks):\n"
+            + "\n".join(f"  {problem}" for problem in problems),
             pytrace=False,
         )
 

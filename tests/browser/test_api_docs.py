@@ -51,6 +51,7 @@ def test_swagger_ui_renders_the_operations(page: Page, page_log: PageLog) -> Non
 
 
 @pytest.mark.allow_off_host(REDOC_CDN)
+@pytest.mark.page_problems_expected
 def test_redoc_renders_with_only_its_cdn_logo_blocked(page: Page, page_log: PageLog) -> None:
     page.goto("/api/redoc")
 
