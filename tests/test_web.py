@@ -186,3 +186,22 @@ def test_a_failing_page_is_a_500_page_without_internals(
     assert 'href="/static/' in body  # the styled layout, not a bare message
     for leak in ("RuntimeError", "SELECT", "/srv/app", "Traceback"):
         assert leak not in body
+
+
+def test_a_polled_job_row_asks_for_the_task_to_be_redrawn_when_its_state_moved(
+    alice: ApiClient, browser_of: Any
+) -> None:
+    task = alice.create_task(title="Polled")
+    job = alice.post(task["url"] + "/process").json
+    page = browser_of(alice)
+    panel = f"/jobs/{job['id']}/panel"
+    same = page.get(f"{panel}?seen=queued")
+    assert same.status_code == 200
+    assert "HX-Trigger" not in same.headers
+    assert f'hx-get="{panel}?seen=queued"' in same.get_data(as_text=True)
+    moved = page.get(f"{panel}?seen=running")
+    assert moved.headers["HX-Trigger"] == "task-changed"
+    alice.post(f"/api/jobs/{job['id']}/cancel")
+    ended = page.get(f"{panel}?seen=queued")
+    assert ended.headers["HX-Trigger"] == "task-changed"
+    assert "hx-get" not in ended.get_data(as_text=True)  # an ended job's row stops asking

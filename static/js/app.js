@@ -32,24 +32,8 @@
     });
   }
 
-  // A polled job row carries the task's status: keep the page's status badge in step, and
-  // offer "Process" again once no job is running (a running job's row is the one polling).
-  function followTaskStatus() {
-    document.body.addEventListener("htmx:afterSettle", function () {
-      var badge = document.getElementById("task-status");
-      var rows = document.querySelectorAll("[data-task-status]");
-      if (!badge || !rows.length) return;
-      var status = rows[0].getAttribute("data-task-status");
-      badge.textContent = status.replace("_", " ");
-      badge.className = "badge status-" + status;
-      var process = document.querySelector("form[data-process]");
-      if (process && !document.querySelector("[data-task-status][hx-get]")) process.hidden = false;
-    });
-  }
-
   document.addEventListener("DOMContentLoaded", function () {
     setUpSelectAll();
     setUpCopy();
-    followTaskStatus();
   });
 })();

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import abort, flash, render_template, request, url_for
+from flask import abort, flash, make_response, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
@@ -201,9 +201,13 @@ def cancel_job(job_id: uuid.UUID) -> Any:
 @bp.get("/jobs/<uuid:job_id>/panel")
 @login_required
 def job_panel(job_id: uuid.UUID) -> Any:
-    """The job's row, for htmx to poll while it runs (the row stops asking once it ends)."""
+    """The job's row, for htmx to poll while it runs (the row stops asking once it ends).
+    When its state is not the one the page shows, the page also redraws the task."""
     job = jobs.get_job(current_user, job_id)
-    return render_template("tasks/_job.html", job=job, task=job.task)
+    response = make_response(render_template("tasks/_job.html", job=job))
+    if request.args.get("seen") != job.state:
+        response.headers["HX-Trigger"] = "task-changed"
+    return response
 
 
 def _values_of(task: Any) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Processing from the task's page with a real `flask worker` (SPEC §5, §7): the process and
 cancel buttons; while a job runs its progress bar and state follow by themselves (htmx polls
-the job's row, and stops once the job has ended) without reloading the page; with JavaScript
-off the same page works by reloading."""
+the job's row, and stops once the job has ended), and the task's card and history are
+redrawn when the job changes state, without reloading the page; with JavaScript off the
+same page works by reloading."""
 
 from __future__ import annotations
 
@@ -56,9 +57,17 @@ def test_the_progress_bar_reaches_100_by_itself(
     expect(jobs.locator(".badge")).to_have_text("succeeded")
     expect(jobs).to_contain_text("Processed 'Crunch the numbers' in 5 steps.")
     expect(jobs.get_by_role("button", name="Cancel")).to_have_count(0)
-    # The page's own status badge follows the job's task, and Process is offered again.
+    # The task's card and history follow the job: its status, its new version, the whole
+    # story, and Process offered again, all without reloading.
     expect(page.locator("#task-status")).to_have_text("completed")
     expect(page.get_by_role("button", name="Process")).to_be_visible()
+    expect(page.get_by_role("button", name="Reopen")).to_be_visible()
+    history = page.get_by_role("region", name="History")
+    expect(history).to_contain_text("Processing started (attempt 1 of 3).")
+    expect(history).to_contain_text("Step 5 of 5 done.")
+    expect(history).to_contain_text("Processing succeeded")
+    version = api(page, "GET", task["url"]).json()["version"]
+    expect(page.locator("#task-card")).to_contain_text(f"(version {version})")
     assert page.evaluate(PAGE_IS_THE_SAME), "the page was reloaded"
     assert seen & set(range(1, 100)), seen  # it was seen moving, not only at its ends
     assert polls, "htmx never asked for the job's row"
@@ -72,10 +81,9 @@ def test_the_progress_bar_reaches_100_by_itself(
     assert page_log.page_errors == []
     assert page_log.csp_violations == []
 
-    # The history has the whole story once the page is read again.
+    # A reload shows the same.
     page.reload()
-    history = page.get_by_role("region", name="History")
-    expect(history).to_contain_text("Step 5 of 5 done.")
+    expect(page.get_by_role("region", name="History")).to_contain_text("Step 5 of 5 done.")
     expect(page.get_by_role("button", name="Process")).to_be_visible()
 
 
