@@ -120,21 +120,32 @@ def cancel_job(owner: User, job_id: uuid.UUID) -> Job:
         return job
     if not job.active:
         raise Conflict(f"The job already {job.state}.", code="job_finished")
+    _cancel(job, get_task(owner, job.task_id, for_update=True), "Processing cancelled.")
+    db.session.commit()
+    return job
+
+
+def cancel_active_job(task: Task, message: str) -> None:
+    """Cancels the task's queued or running job, if it has one, as cancel_job does; the
+    caller commits (moving a task to the trash does, in the same unit of work)."""
+    job = db.session.scalar(_active_job_of(task.id).with_for_update())
+    if job is not None:
+        _cancel(job, task, message)
+
+
+def _cancel(job: Job, task: Task, message: str) -> None:
     was = job.state
     job.state = JobState.CANCELLED
     job.finished_at = utcnow()
     job.heartbeat_at = job.retry_at = None
-    task = get_task(owner, job.task_id, for_update=True)
     record_event(
         task,
         EventKind.JOB_CANCELLED,
-        "Processing cancelled.",
+        message,
         {"job_id": str(job.id), "attempt": job.attempt, "was": was},
     )
     if job.attempt > 0 and task.status == TaskStatus.IN_PROGRESS:
         set_status(task, TaskStatus.PENDING, EventKind.STATUS_CHANGED)
-    db.session.commit()
-    return job
 
 
 def count_by_state() -> dict[str, int]:
@@ -144,7 +155,7 @@ def count_by_state() -> dict[str, int]:
 
 
 def _active_job_of(task_id: int) -> Any:
-    return select(Job.id).where(Job.task_id == task_id, Job.state.in_(ACTIVE_JOB_STATES))
+    return select(Job).where(Job.task_id == task_id, Job.state.in_(ACTIVE_JOB_STATES))
 
 
 # --- worker side -------------------------------------------------------------------------

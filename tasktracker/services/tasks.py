@@ -262,6 +262,11 @@ def delete_task(owner: User, task_id: int) -> None:
 
 
 def _trash(task: Task) -> None:
+    """A task in the trash is not processed: its queued or running job is cancelled."""
+    # Imported here: the job service builds on this one (get_task, record_event, ...).
+    from tasktracker.services.jobs import cancel_active_job
+
+    cancel_active_job(task, "Processing cancelled: the task was moved to the trash.")
     task.deleted_at = task.updated_at = utcnow()
     record_event(task, EventKind.DELETED, "Moved to the trash.")
 

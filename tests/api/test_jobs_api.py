@@ -11,7 +11,8 @@ import redis
 from flask import Flask
 
 from tasktracker.extensions import db
-from tasktracker.models import Job
+from tasktracker.models import Job, User
+from tasktracker.services import tasks as tasks_service
 from tests.conftest import ApiClient
 
 JOB_KEYS = {
@@ -66,6 +67,27 @@ def test_a_task_in_the_trash_is_not_processed(alice: ApiClient) -> None:
     assert response.status_code == 409
     assert response.json["code"] == "task_deleted"
     assert alice.get(task["url"] + "/jobs").json["total"] == 0
+
+
+@pytest.mark.parametrize("how", ["one", "bulk"])
+def test_moving_a_task_to_the_trash_cancels_its_job(alice: ApiClient, app: Flask, how: str) -> None:
+    task = alice.create_task()
+    job = queue_job(alice, task)
+    if how == "one":
+        assert alice.delete(task["url"]).status_code == 204
+    else:
+        with app.app_context():
+            owner = db.session.get(User, alice.user["id"])
+            assert tasks_service.delete_tasks(owner, [task["id"]]) == 1
+    cancelled = alice.get(job["url"]).json
+    assert cancelled["state"] == "cancelled"
+    assert cancelled["finished_at"] is not None
+    log = alice.get(task["url"] + "/events").json["items"]
+    assert [e["kind"] for e in log] == ["created", "job_queued", "job_cancelled", "deleted"]
+    assert log[2]["message"] == "Processing cancelled: the task was moved to the trash."
+    # Restored, it can be processed again.
+    alice.post(task["url"] + "/restore")
+    queue_job(alice, task)
 
 
 def test_cancel_a_queued_job(alice: ApiClient) -> None:

@@ -131,6 +131,24 @@ def test_a_cancelled_running_job_stops_at_its_next_step(
     assert owner.post(task["url"] + "/process").status_code == 202
 
 
+def test_a_task_moved_to_the_trash_stops_its_running_job(
+    owner: ApiClient, start_worker: Any, redis_conn: redis.Redis
+) -> None:
+    start_worker(PROCESS_STEPS=40, PROCESS_STEP_SECONDS=0.1)
+    task, job_url = process(owner)
+    wait_for(lambda: job_state(owner, job_url)["progress"] >= 10, what="some progress")
+    assert owner.delete(task["url"]).status_code == 204
+    ran = len(steps(redis_conn, task))
+    time.sleep(1.0)  # ten more steps' time
+    assert len(steps(redis_conn, task)) <= ran + 1  # at most the step under way
+    assert job_state(owner, job_url)["state"] == "cancelled"
+    log = kinds(owner, task)
+    assert log[-3:] == ["job_cancelled", "status_changed", "deleted"]
+    assert "job_succeeded" not in log
+    trashed = owner.get(task["url"]).json
+    assert (trashed["status"], trashed["deleted_at"] is not None) == ("pending", True)
+
+
 def test_a_failing_attempt_is_retried_then_succeeds(owner: ApiClient, start_worker: Any) -> None:
     start_worker("fail_first_attempts")
     task, job_url = process(owner, "flaky 2")
