@@ -205,3 +205,34 @@ def test_a_polled_job_row_asks_for_the_task_to_be_redrawn_when_its_state_moved(
     ended = page.get(f"{panel}?seen=queued")
     assert ended.headers["HX-Trigger"] == "task-changed"
     assert "hx-get" not in ended.get_data(as_text=True)  # an ended job's row stops asking
+
+
+def test_a_browser_session_does_not_open_the_api(alice: ApiClient, browser_of: Any) -> None:
+    """The API takes bearer tokens only: a signed-in browser's cookie is not enough (so a
+    page on another site cannot use it to call the API, CSRF token or not)."""
+    page = browser_of(alice)
+    assert page.get("/tasks").status_code == 200
+    for method, path in (("get", "/api/tasks"), ("post", "/api/tasks"), ("get", "/api/me")):
+        response = getattr(page, method)(path, json={"title": "Sneaky"})
+        assert response.status_code == 401, (method, path)
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert alice.get("/api/tasks").json["total"] == 0
+
+
+def test_pages_carry_a_strict_content_security_policy(
+    client: FlaskClient, alice: ApiClient, browser_of: Any
+) -> None:
+    page = browser_of(alice)
+    for response in (client.get("/signin"), page.get("/tasks"), page.get("/tokens"),
+                     page.get("/nope")):  # fmt: skip
+        policy = response.headers["Content-Security-Policy"]
+        directives = dict(part.partition(" ")[::2] for part in policy.split("; "))
+        assert directives["script-src"] == "'self'"
+        assert directives["style-src"] == "'self'"
+        assert directives["object-src"] == "'none'"
+        assert directives["frame-ancestors"] == "'none'"
+        assert "unsafe-inline" not in policy
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        body = response.get_data(as_text=True)
+        assert "<script>" not in body  # every script is a file of the app's own
+        assert " style=" not in body

@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from typing import Any
 
+import pytest
 import redis
 
 from tests.conftest import ApiClient
@@ -111,42 +112,30 @@ def test_a_cancelled_queued_job_never_runs(
     assert owner.get(task["url"]).json["status"] == "pending"
 
 
-def test_a_cancelled_running_job_stops_at_its_next_step(
-    owner: ApiClient, start_worker: Any, redis_conn: redis.Redis
+@pytest.mark.parametrize("stop", ["cancel", "trash"])
+def test_a_running_job_cancelled_or_trashed_stops_at_its_next_step(
+    owner: ApiClient, start_worker: Any, redis_conn: redis.Redis, stop: str
 ) -> None:
     start_worker(PROCESS_STEPS=40, PROCESS_STEP_SECONDS=0.1)
     task, job_url = process(owner)
     wait_for(lambda: job_state(owner, job_url)["progress"] >= 10, what="some progress")
-    assert owner.post(job_url + "/cancel").json["state"] == "cancelled"
+    if stop == "cancel":
+        assert owner.post(job_url + "/cancel").json["state"] == "cancelled"
+    else:  # moving the task to the trash cancels its job
+        assert owner.delete(task["url"]).status_code == 204
     ran = len(steps(redis_conn, task))
     time.sleep(1.0)  # ten more steps' time
     assert len(steps(redis_conn, task)) <= ran + 1  # at most the step under way
     job = job_state(owner, job_url)
     assert (job["state"], job["finished_at"] is not None) == ("cancelled", True)
     log = kinds(owner, task)
-    assert log[-2:] == ["job_cancelled", "status_changed"]
+    ending = ["job_cancelled", "status_changed"] + (["deleted"] if stop == "trash" else [])
+    assert log[-len(ending) :] == ending
     assert "job_succeeded" not in log
     assert owner.get(task["url"]).json["status"] == "pending"
-    # Finished for good: a cancelled job cannot be cancelled into anything else.
-    assert owner.post(task["url"] + "/process").status_code == 202
-
-
-def test_a_task_moved_to_the_trash_stops_its_running_job(
-    owner: ApiClient, start_worker: Any, redis_conn: redis.Redis
-) -> None:
-    start_worker(PROCESS_STEPS=40, PROCESS_STEP_SECONDS=0.1)
-    task, job_url = process(owner)
-    wait_for(lambda: job_state(owner, job_url)["progress"] >= 10, what="some progress")
-    assert owner.delete(task["url"]).status_code == 204
-    ran = len(steps(redis_conn, task))
-    time.sleep(1.0)  # ten more steps' time
-    assert len(steps(redis_conn, task)) <= ran + 1  # at most the step under way
-    assert job_state(owner, job_url)["state"] == "cancelled"
-    log = kinds(owner, task)
-    assert log[-3:] == ["job_cancelled", "status_changed", "deleted"]
-    assert "job_succeeded" not in log
-    trashed = owner.get(task["url"]).json
-    assert (trashed["status"], trashed["deleted_at"] is not None) == ("pending", True)
+    if stop == "cancel":
+        # Finished for good: a cancelled job cannot be cancelled into anything else.
+        assert owner.post(task["url"] + "/process").status_code == 202
 
 
 def test_a_failing_attempt_is_retried_then_succeeds(owner: ApiClient, start_worker: Any) -> None:
