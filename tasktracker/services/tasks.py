@@ -347,10 +347,16 @@ def set_status(task: Task, status: str, kind: EventKind) -> None:
 
 
 def status_message(kind: EventKind, previous: str, status: str) -> str:
+    """The log's sentence for a status change, in words ("in progress"); the event's data
+    keeps the values themselves."""
     return {
         EventKind.COMPLETED: "Marked completed.",
         EventKind.REOPENED: "Reopened.",
-    }.get(kind, f"Status changed from {previous} to {status}.")
+    }.get(kind, f"Status changed from {_words(previous)} to {_words(status)}.")
+
+
+def _words(status: str) -> str:
+    return status.replace("_", " ")
 
 
 def record_event(

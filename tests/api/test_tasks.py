@@ -223,6 +223,11 @@ def test_patch_status_logs_a_status_change(alice: ApiClient) -> None:
     assert kinds(alice, task) == ["created", "updated", "status_changed"]
     change = events(alice, task)[-1]
     assert change["data"] == {"from": "pending", "to": "completed"}
+    assert change["message"] == "Status changed from pending to completed."
+    alice.patch(task["url"], json={"status": "in_progress"})
+    change = events(alice, task)[-1]
+    assert change["data"] == {"from": "completed", "to": "in_progress"}
+    assert change["message"] == "Status changed from completed to in progress."  # in words
 
     reopened = alice.patch(task["url"], json={"status": "in_progress"}).json
     assert reopened["completed"] is False
