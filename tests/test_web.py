@@ -4,12 +4,15 @@ redirects. (tests/browser drives the same pages in Chromium.)"""
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tasktracker.extensions import db
+from tasktracker.models import Job, utcnow
 from tests.conftest import PASSWORD, ApiClient
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -199,6 +202,7 @@ def test_a_polled_job_row_asks_for_the_task_to_be_redrawn_when_its_state_moved(
     assert same.status_code == 200
     assert "HX-Trigger" not in same.headers
     assert f'hx-get="{panel}?seen=queued"' in same.get_data(as_text=True)
+    assert "hx-swap-oob" not in same.get_data(as_text=True)
     moved = page.get(f"{panel}?seen=running")
     assert moved.headers["HX-Trigger"] == "task-changed"
     alice.post(f"/api/jobs/{job['id']}/cancel")
@@ -236,3 +240,29 @@ def test_pages_carry_a_strict_content_security_policy(
         body = response.get_data(as_text=True)
         assert "<script>" not in body  # every script is a file of the app's own
         assert " style=" not in body
+
+
+@pytest.mark.parametrize(
+    ("state", "attempt", "error", "news"),
+    [
+        ("running", 1, None, "Processing started (attempt 1 of 3)."),
+        ("succeeded", 1, None, "Processing succeeded."),
+        ("failed", 3, "ValueError: no", "Processing failed: ValueError: no"),
+        ("queued", 1, "ValueError: no", "Attempt 1 of 3 failed; retrying at"),
+        ("cancelled", 1, None, "Processing cancelled."),
+    ],
+)
+def test_a_polled_job_row_tells_the_live_region_what_happened(
+    alice: ApiClient, browser_of: Any, app: Flask, state: str, attempt: int, error: Any, news: str
+) -> None:
+    task = alice.create_task(title="Told")
+    job = alice.post(task["url"] + "/process").json
+    with app.app_context():
+        row = db.session.get(Job, uuid.UUID(job["id"]))
+        row.state, row.attempt, row.error = state, attempt, error
+        row.retry_at = utcnow() if state == "queued" else None
+        db.session.commit()
+    seen = "running" if state == "queued" else "queued"
+    body = browser_of(alice).get(f"/jobs/{job['id']}/panel?seen={seen}").get_data(as_text=True)
+    news_html = body[body.index('<div id="flashes" hx-swap-oob="innerHTML">') :]
+    assert news in news_html

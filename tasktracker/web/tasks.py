@@ -202,10 +202,12 @@ def cancel_job(job_id: uuid.UUID) -> Any:
 @login_required
 def job_panel(job_id: uuid.UUID) -> Any:
     """The job's row, for htmx to poll while it runs (the row stops asking once it ends).
-    When its state is not the one the page shows, the page also redraws the task."""
+    When its state is not the one the page shows, the page also redraws the task, and its
+    live region says what happened."""
     job = jobs.get_job(current_user, job_id)
-    response = make_response(render_template("tasks/_job.html", job=job))
-    if request.args.get("seen") != job.state:
+    moved = request.args.get("seen") != job.state
+    response = make_response(render_template("tasks/_job_panel.html", job=job, moved=moved))
+    if moved:
         response.headers["HX-Trigger"] = "task-changed"
     return response
 

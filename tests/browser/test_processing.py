@@ -45,6 +45,8 @@ def test_the_progress_bar_reaches_100_by_itself(
             polls.append(request.url)
 
     page.on("request", on_request)
+    # A keyboard user sits on a control of the task's card, which is redrawn under them.
+    page.get_by_role("button", name="Mark completed").focus()
     bar = jobs.get_by_role("progressbar")
     seen = set()
     deadline = time.monotonic() + JOB_MS / 1000
@@ -62,6 +64,9 @@ def test_the_progress_bar_reaches_100_by_itself(
     expect(page.locator("#task-status")).to_have_text("completed")
     expect(page.get_by_role("button", name="Process")).to_be_visible()
     expect(page.get_by_role("button", name="Reopen")).to_be_visible()
+    expect(page.get_by_role("button", name="Reopen")).to_be_focused()  # the focus stayed
+    # The live region said so.
+    expect(page.get_by_role("status")).to_have_text("Processing succeeded.")
     history = page.get_by_role("region", name="History")
     expect(history).to_contain_text("Processing started (attempt 1 of 3).")
     expect(history).to_contain_text("Step 5 of 5 done.")
