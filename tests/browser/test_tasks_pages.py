@@ -62,7 +62,7 @@ def test_new_task_with_every_field_shows_on_its_page(page: Page, page_log: PageL
     expect(page.locator("#task-status")).to_have_text("in progress")
     expect(page.locator(".task-detail .priority")).to_have_text("Highest")
     fields = page.locator("dl.fields")
-    expect(fields.locator("dt:has-text('Due') + dd")).to_have_text("4 May 2031, 09:30")
+    expect(fields.locator("dt:has-text('Due') + dd")).to_have_text("4 May 2031, 09:30 UTC")
     expect(fields.locator("dt:has-text('Due') + dd time")).to_have_attribute(
         "datetime", "2031-05-04T09:30:00+00:00"
     )
