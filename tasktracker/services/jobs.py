@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -73,7 +73,7 @@ def request_processing(owner: User, task_id: int) -> Job:
     if task.deleted_at is not None:
         raise Conflict("The task is in the trash; restore it first.", code="task_deleted")
     busy = Conflict("The task already has a job queued or running.", code="job_active")
-    if db.session.scalar(_active_job_of(task.id)) is not None:
+    if db.session.scalar(_active_jobs_of([task.id])) is not None:
         raise busy
     job = Job(id=uuid.uuid4(), task=task, max_attempts=current_app.config["JOB_MAX_ATTEMPTS"])
     db.session.add(job)
@@ -125,12 +125,13 @@ def cancel_job(owner: User, job_id: uuid.UUID) -> Job:
     return job
 
 
-def cancel_active_job(task: Task, message: str) -> None:
-    """Cancels the task's queued or running job, if it has one, as cancel_job does; the
-    caller commits (moving a task to the trash does, in the same unit of work)."""
-    job = db.session.scalar(_active_job_of(task.id).with_for_update())
-    if job is not None:
-        _cancel(job, task, message)
+def cancel_active_jobs(tasks: Sequence[Task], message: str) -> None:
+    """Cancels these tasks' queued or running jobs (one query for them all), as cancel_job
+    does; the caller commits (moving tasks to the trash does, in the same unit of work)."""
+    by_id = {task.id: task for task in tasks}
+    active = _active_jobs_of(by_id).order_by(Job.task_id).with_for_update()
+    for job in db.session.scalars(active):
+        _cancel(job, by_id[job.task_id], message)
 
 
 def _cancel(job: Job, task: Task, message: str) -> None:
@@ -154,8 +155,8 @@ def count_by_state() -> dict[str, int]:
     return {state.value: counts.get(state.value, 0) for state in JobState}
 
 
-def _active_job_of(task_id: int) -> Any:
-    return select(Job).where(Job.task_id == task_id, Job.state.in_(ACTIVE_JOB_STATES))
+def _active_jobs_of(task_ids: Collection[int]) -> Any:
+    return select(Job).where(Job.task_id.in_(task_ids), Job.state.in_(ACTIVE_JOB_STATES))
 
 
 # --- worker side -------------------------------------------------------------------------

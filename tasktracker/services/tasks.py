@@ -236,8 +236,7 @@ def complete_tasks(owner: User, task_ids: Sequence[int]) -> int:
 def delete_tasks(owner: User, task_ids: Sequence[int]) -> int:
     """Moves each of these live tasks to the trash, in one commit; returns how many."""
     tasks = _live_tasks(owner, task_ids)
-    for task in tasks:
-        _trash(task)
+    _trash(tasks)
     db.session.commit()
     return len(tasks)
 
@@ -257,18 +256,19 @@ def delete_task(owner: User, task_id: int) -> None:
     """Moves the task to the trash (idempotent). Commits."""
     task = get_task(owner, task_id, for_update=True)
     if task.deleted_at is None:
-        _trash(task)
+        _trash([task])
         db.session.commit()
 
 
-def _trash(task: Task) -> None:
+def _trash(tasks: Sequence[Task]) -> None:
     """A task in the trash is not processed: its queued or running job is cancelled."""
     # Imported here: the job service builds on this one (get_task, record_event, ...).
-    from tasktracker.services.jobs import cancel_active_job
+    from tasktracker.services.jobs import cancel_active_jobs
 
-    cancel_active_job(task, "Processing cancelled: the task was moved to the trash.")
-    task.deleted_at = task.updated_at = utcnow()
-    record_event(task, EventKind.DELETED, "Moved to the trash.")
+    cancel_active_jobs(tasks, "Processing cancelled: the task was moved to the trash.")
+    for task in tasks:
+        task.deleted_at = task.updated_at = utcnow()
+        record_event(task, EventKind.DELETED, "Moved to the trash.")
 
 
 def restore_task(owner: User, task_id: int) -> Task:
