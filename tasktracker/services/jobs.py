@@ -24,6 +24,7 @@ import redis
 from flask import current_app
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 from werkzeug.utils import import_string
 
 from tasktracker import queue
@@ -245,7 +246,10 @@ def claim(job_id: uuid.UUID) -> Attempt | None:
     if claimed is None:
         db.session.rollback()
         return None
-    task = db.session.get(Task, claimed.task_id, populate_existing=True)
+    # One query for the task and its tags (the processor is given both).
+    task = db.session.get(
+        Task, claimed.task_id, options=[joinedload(Task.tags)], populate_existing=True
+    )
     attempt = Attempt(
         job_id=job_id,
         number=claimed.attempt,
@@ -320,9 +324,6 @@ def succeed(attempt: Attempt, result: Any) -> bool:
         db.session.rollback()
         log.info("job %s attempt %s: finished too late, discarded", attempt.job_id, attempt.number)
         return False
-    previous = db.session.scalar(
-        select(Task.status).where(Task.id == attempt.task_id).with_for_update()
-    )
     events = [
         *attempt.unwritten,
         (
@@ -332,7 +333,7 @@ def succeed(attempt: Attempt, result: Any) -> bool:
         ),
     ]
     events += _set_task_status(
-        attempt.task_id, previous, TaskStatus.COMPLETED, EventKind.COMPLETED, now
+        attempt.task_id, TaskStatus.IN_PROGRESS, TaskStatus.COMPLETED, EventKind.COMPLETED, now
     )
     _insert_events(attempt.task_id, events, now)
     db.session.commit()
@@ -435,23 +436,32 @@ def _end_attempt(job_id: uuid.UUID, number: int, error: str) -> bool:
 
 
 def _set_task_status(
-    task_id: int, previous: str, status: TaskStatus, kind: EventKind, now: datetime
+    task_id: int, expected: str, status: TaskStatus, kind: EventKind, now: datetime
 ) -> list[Event]:
     """The worker's status change, as one UPDATE (the same rule as services.tasks.set_status,
-    whose ORM flush the worker's path avoids); returns the event to log, if any."""
-    if previous == status:
-        return []
-    db.session.execute(
-        update(TASKS)
-        .where(TASKS.c.id == task_id, TASKS.c.status != status)
-        .values(
-            status=status,
-            completed_at=now if status == TaskStatus.COMPLETED else None,
-            updated_at=now,
-            version=TASKS.c.version + 1,
+    whose ORM flush the worker's path avoids); returns the event to log, if any. The UPDATE
+    is conditional on the status the worker expects (the one it read, or `in_progress` at
+    the end of a run), so the event's "from" is right; if someone changed the status
+    meanwhile, the status is read again, locked, and the change made from that."""
+    previous: str | None = expected
+    while previous is not None and previous != status:
+        changed = db.session.execute(
+            update(TASKS)
+            .where(TASKS.c.id == task_id, TASKS.c.status == previous)
+            .values(
+                status=status,
+                completed_at=now if status == TaskStatus.COMPLETED else None,
+                updated_at=now,
+                version=TASKS.c.version + 1,
+            )
         )
-    )
-    return [(kind, status_message(kind, previous, status), {"from": previous, "to": status})]
+        if changed.rowcount == 1:
+            message = status_message(kind, previous, status)
+            return [(kind, message, {"from": previous, "to": status})]
+        previous = db.session.scalar(
+            select(TASKS.c.status).where(TASKS.c.id == task_id).with_for_update()
+        )
+    return []
 
 
 def _insert_events(task_id: int, events: list[Event], now: datetime) -> None:

@@ -70,6 +70,27 @@ def test_processing_reports_rising_progress_and_logs_in_order(
     assert [j["id"] for j in listed["items"]] == [job["id"]]
 
 
+def test_a_status_set_during_the_run_is_where_the_completion_starts_from(
+    owner: ApiClient, start_worker: Any
+) -> None:
+    """The worker's status writes are conditional on the status it expects: a change made
+    by the owner mid-run is not overwritten unseen, and the log says what really changed."""
+    start_worker(PROCESS_STEP_SECONDS=0.3)
+    task, job_url = process(owner)
+    wait_for(lambda: job_state(owner, job_url)["progress"] > 0, what="the job to run")
+    assert owner.patch(task["url"], json={"status": "pending"}).status_code == 200
+    wait_for(lambda: finished(owner, job_url), what="the job to finish")
+    changes = [
+        e["data"] for e in events_of(owner, task) if e["kind"] in ("status_changed", "completed")
+    ]
+    assert changes == [
+        {"from": "pending", "to": "in_progress"},  # the claim
+        {"from": "in_progress", "to": "pending"},  # the owner
+        {"from": "pending", "to": "completed"},  # the end of the run
+    ]
+    assert owner.get(task["url"]).json["status"] == "completed"
+
+
 def test_a_second_process_request_is_a_conflict(owner: ApiClient, start_worker: Any) -> None:
     task, job_url = process(owner)  # no worker yet: it stays queued
     again = owner.post(task["url"] + "/process")
