@@ -42,19 +42,27 @@ def get_queue() -> Queue:
     )
 
 
-def enqueue_processing(job_id: str, *, at: datetime | None = None) -> None:
-    """Put the job's id on the queue (at `at`, for a retry's backoff). The same id may be
-    enqueued twice: only one claim of it can win."""
+def rq_job_id(job_id: str, attempt: int) -> str:
+    """The RQ job that runs this attempt of a job. Each attempt has its own: a retry is
+    enqueued from inside the failing attempt's RQ job, and RQ, finishing that one, rewrites
+    its Redis entry (status, expiry), which must not be the retry's."""
+    return f"{job_id}_{attempt}"
+
+
+def enqueue_processing(job_id: str, attempt: int, *, at: datetime | None = None) -> None:
+    """Put the job's id on the queue for this attempt (at `at`, for a retry's backoff). The
+    same attempt may be enqueued twice: only one claim of it can win."""
     queue = get_queue()
+    rq_id = rq_job_id(job_id, attempt)
     options: dict[str, Any] = {
-        "job_id": job_id,
+        "job_id": rq_id,
         "job_timeout": current_app.config["JOB_TIMEOUT_SECONDS"],
         "result_ttl": 60,
         "failure_ttl": 7 * 86_400,
-        "description": f"process job {job_id}",
+        "description": f"process job {job_id}, attempt {attempt}",
     }
     if at is None:
-        queue.scheduled_job_registry.remove(job_id)  # no copy left to run a second time
+        queue.scheduled_job_registry.remove(rq_id)  # no copy left to run a second time
         queue.enqueue(PROCESS_TASK, job_id, **options)
     else:
         queue.enqueue_at(at, PROCESS_TASK, job_id, **options)
@@ -63,10 +71,12 @@ def enqueue_processing(job_id: str, *, at: datetime | None = None) -> None:
         starter()
 
 
-def held(job_id: str) -> bool:
-    """Whether Redis holds this job, due now, in a state that will run it."""
+def held(job_id: str, attempt: int) -> bool:
+    """Whether Redis holds this attempt of the job, due now, in a state that will run it."""
     try:
-        job = AppJob.fetch(job_id, connection=redis_client.client, serializer=JSONSerializer)
+        job = AppJob.fetch(
+            rq_job_id(job_id, attempt), connection=redis_client.client, serializer=JSONSerializer
+        )
     except NoSuchJobError:
         return False
     return job.get_status(refresh=False) in _PENDING

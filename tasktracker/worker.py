@@ -49,7 +49,7 @@ def horse_killed(job: RQJob, pid: int, status: int, rusage: Any) -> None:
     waiting for its lease to run out."""
     reason = f"Its worker process died (wait status {status})."
     with current_app.app_context():
-        jobs.abandon_running(uuid.UUID(job.id), reason)
+        jobs.abandon_running(uuid.UUID(job.args[0]), reason)
 
 
 def run_worker(queue_names: Sequence[str], *, burst: bool = False, fork: bool = True) -> None:

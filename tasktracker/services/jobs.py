@@ -84,7 +84,7 @@ def request_processing(owner: User, task_id: int) -> Job:
     except IntegrityError:  # another request queued one first (uq_jobs_task_id_active)
         db.session.rollback()
         raise busy from None
-    _enqueue(job.id)
+    _enqueue(job.id, 1)
     return job
 
 
@@ -368,8 +368,8 @@ def reap() -> dict[str, int]:
             Job.state == JobState.RUNNING, Job.heartbeat_at < now - lease
         )
     ).all()
-    due = db.session.scalars(
-        select(Job.id).where(
+    due = db.session.execute(
+        select(Job.id, Job.attempt).where(
             Job.state == JobState.QUEUED,
             Job.queued_at < now - grace,
             or_(Job.retry_at.is_(None), Job.retry_at < now - grace),
@@ -378,9 +378,9 @@ def reap() -> dict[str, int]:
     db.session.rollback()
     silence = f"Its worker stopped answering (no heartbeat for {lease.total_seconds():g} s)."
     abandoned = sum(_end_attempt(job_id, number, silence) for job_id, number in expired)
-    lost = [job_id for job_id in due if not queue.held(str(job_id))]
-    for job_id in lost:
-        _enqueue(job_id)
+    lost = [(job_id, done + 1) for job_id, done in due if not queue.held(str(job_id), done + 1)]
+    for job_id, attempt in lost:
+        _enqueue(job_id, attempt)
     if abandoned or lost:
         log.warning("reaper: %s abandoned job(s) taken back, %s lost one(s) re-enqueued",
                     abandoned, len(lost))  # fmt: skip
@@ -431,7 +431,7 @@ def _end_attempt(job_id: uuid.UUID, number: int, error: str) -> bool:
         set_status(task, TaskStatus.FAILED, EventKind.STATUS_CHANGED)
     db.session.commit()
     if not final:
-        _enqueue(job.id, at=job.retry_at)
+        _enqueue(job.id, job.attempt + 1, at=job.retry_at)
     return True
 
 
@@ -473,11 +473,11 @@ def _insert_events(task_id: int, events: list[Event], now: datetime) -> None:
     db.session.execute(insert(TaskEvent.__table__), rows)
 
 
-def _enqueue(job_id: uuid.UUID, *, at: Any = None) -> None:
+def _enqueue(job_id: uuid.UUID, attempt: int, *, at: Any = None) -> None:
     """After the commit. If Redis is unreachable the job stays queued in the database, and
     the reaper enqueues it once Redis is back."""
     try:
-        queue.enqueue_processing(str(job_id), at=at)
+        queue.enqueue_processing(str(job_id), attempt, at=at)
     except (redis.RedisError, OSError) as error:
         log.warning("job %s: could not enqueue (%r); the reaper will retry", job_id, error)
 

@@ -11,6 +11,9 @@ from typing import Any
 
 import pytest
 import redis
+from flask import Flask
+from rq import Queue
+from rq.serializers import JSONSerializer
 
 from tests.conftest import ApiClient
 from tests.jobs.conftest import SETTINGS, events_of, finished, job_state, wait_for
@@ -173,6 +176,30 @@ def test_a_failing_attempt_is_retried_then_succeeds(owner: ApiClient, start_work
     assert failures[0]["data"]["retry_at"] < failures[1]["data"]["retry_at"]
     assert completions(owner, task) == Counter(job_succeeded=1, completed=1, job_failed=2)
     assert owner.get(task["url"]).json["status"] == "completed"
+
+
+def test_a_retry_waits_in_redis_as_an_rq_job_of_its_own(
+    owner: ApiClient, start_worker: Any, jobs_app: Flask, redis_url: str
+) -> None:
+    """The retry is enqueued from inside the failing attempt's RQ job, which RQ then marks
+    finished and sets to expire: the retry must be another RQ job, scheduled, that does not
+    expire before its backoff is over (else only the reaper would bring it back)."""
+    start_worker("fail_first_attempts", JOB_RETRY_BACKOFF_SECONDS=60)
+    _task, job_url = process(owner, "flaky 1")
+    wait_for(lambda: job_state(owner, job_url)["retry_at"], what="the first attempt to fail")
+    job_id = job_state(owner, job_url)["id"]
+    conn = redis.Redis.from_url(redis_url)
+    queue = Queue(jobs_app.config["JOB_QUEUE"], connection=conn, serializer=JSONSerializer)
+    first = wait_for(
+        lambda: (job := queue.fetch_job(f"{job_id}_1")) and job.get_status() == "finished" and job,
+        what="RQ to finish the first attempt's job",
+    )
+    assert first.args == [job_id]
+    retry = queue.fetch_job(f"{job_id}_2")
+    assert (retry.get_status(), retry.args) == ("scheduled", [job_id])
+    assert queue.scheduled_job_registry.get_job_ids() == [f"{job_id}_2"]
+    assert conn.ttl(retry.key) == -1  # no expiry: it waits as long as the backoff
+    assert job_state(owner, job_url)["state"] == "queued"
 
 
 def test_the_last_failure_fails_the_job_and_the_task(owner: ApiClient, start_worker: Any) -> None:
