@@ -485,12 +485,20 @@ def _enqueue(job_id: uuid.UUID, attempt: int, *, at: Any = None) -> None:
 @contextmanager
 def _heartbeat(attempt: Attempt) -> Iterator[None]:
     """Renews the attempt's lease every JOB_HEARTBEAT_SECONDS from a thread of its own, so
-    that a processor may take longer than the lease between two reports."""
+    that a processor may take longer than the lease between two reports; but not past
+    JOB_TIMEOUT_SECONDS. An attempt is stopped at its timeout (SIGALRM, or its work horse
+    killed); one that cannot be (stuck in C code, which a signal does not interrupt) then
+    loses its lease, and the reaper takes the job back from it."""
     app = current_app._get_current_object()
     stop = threading.Event()
+    deadline = time.monotonic() + app.config["JOB_TIMEOUT_SECONDS"]
 
     def beat() -> None:
         while not stop.wait(app.config["JOB_HEARTBEAT_SECONDS"]):
+            if time.monotonic() > deadline:
+                past = "job %s attempt %s: past its timeout, its lease is no longer renewed"
+                log.warning(past, attempt.job_id, attempt.number)
+                return
             try:
                 with app.app_context():
                     renewed = db.session.execute(

@@ -91,11 +91,11 @@ def owner(jobs_app: Flask) -> ApiClient:
 class WorkerProcess:
     """A `flask worker` in its own process group (so that SIGKILL can take it whole)."""
 
-    def __init__(self, log: Path, env: dict[str, str]) -> None:
+    def __init__(self, log: Path, env: dict[str, str], *options: str) -> None:
         self.log = log
         with log.open("wb") as out:
             self.process = subprocess.Popen(
-                [str(FLASK), "--app", "wsgi", "worker"],
+                [str(FLASK), "--app", "wsgi", "worker", *options],
                 cwd=ROOT,
                 env=env,
                 stdout=out,
@@ -132,10 +132,10 @@ class WorkerProcess:
 def start_worker(
     jobs_database: str, redis_url: str, tmp_path: Path
 ) -> Iterator[Callable[..., WorkerProcess]]:
-    """start_worker(processor="record_steps", **settings) -> WorkerProcess."""
+    """start_worker(processor="record_steps", fork=True, **settings) -> WorkerProcess."""
     started: list[WorkerProcess] = []
 
-    def start(processor: str = "record_steps", **settings: Any) -> WorkerProcess:
+    def start(processor: str = "record_steps", fork: bool = True, **settings: Any) -> WorkerProcess:
         env = {
             **os.environ,
             "TASKTRACKER_ENV": "testing",
@@ -146,7 +146,8 @@ def start_worker(
             "TASK_PROCESSOR": f"{PROCESSORS}.{processor}",
             **{name: str(value) for name, value in {**SETTINGS, **settings}.items()},
         }
-        worker = WorkerProcess(tmp_path / f"worker-{len(started)}.log", env)
+        options = [] if fork else ["--no-fork"]
+        worker = WorkerProcess(tmp_path / f"worker-{len(started)}.log", env, *options)
         started.append(worker)
         return worker
 

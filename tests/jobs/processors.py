@@ -5,6 +5,7 @@ see which attempt ran where, find the work horse to kill, and count what ran twi
 from __future__ import annotations
 
 import os
+import signal
 import time
 from typing import Any
 
@@ -38,3 +39,14 @@ def fail_first_attempts(task: dict[str, Any], report: Report) -> str:
 def always_fail(task: dict[str, Any], report: Report) -> str:
     report(10, "Trying.")
     raise RuntimeError("the processor is broken")
+
+
+def stuck_first(task: dict[str, Any], report: Report) -> str:
+    """Attempt 1 hangs where no signal reaches Python (as in a C call that never returns:
+    SIGALRM, the timeout's signal, is blocked) until the test ends; later attempts pass."""
+    if task["attempt"] == 1:
+        redis_client.client.rpush(f"steps:{task['id']}", f"1:0:{os.getpid()}")
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        time.sleep(120)
+    report(100, "Done.")
+    return f"done on attempt {task['attempt']}"

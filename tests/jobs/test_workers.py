@@ -253,6 +253,24 @@ def test_a_killed_worker_is_replaced_within_the_bound(
     assert completions(owner, task) == Counter(job_succeeded=1, completed=1, job_failed=1)
 
 
+def test_an_attempt_stuck_past_its_timeout_is_taken_back(
+    owner: ApiClient, start_worker: Any, redis_conn: redis.Redis
+) -> None:
+    """A --no-fork worker stuck in a job no signal can stop stops renewing the job's lease at
+    the timeout: the reaper takes the job back and another worker completes it."""
+    settings = {"JOB_TIMEOUT_SECONDS": 1, "fork": False}
+    stuck = start_worker("stuck_first", **settings)
+    task, job_url = process(owner)
+    wait_for(lambda: steps(redis_conn, task), what="the first attempt to hang")
+    start_worker("stuck_first", **settings)
+    job = wait_for(lambda: finished(owner, job_url), what="the job to be taken back")
+    assert (job["state"], job["attempt"], job["result"]) == ("succeeded", 2, "done on attempt 2")
+    failure = next(e for e in events_of(owner, task) if e["kind"] == "job_failed")
+    assert "no heartbeat" in failure["message"]
+    assert completions(owner, task) == Counter(job_succeeded=1, completed=1, job_failed=1)
+    stuck.kill_everything()  # a warm shutdown would wait for the hung job
+
+
 def test_jobs_redis_lost_are_enqueued_again(
     owner: ApiClient, start_worker: Any, redis_conn: redis.Redis
 ) -> None:
