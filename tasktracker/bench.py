@@ -114,8 +114,10 @@ def bench_list(count: int, per_page: int, repeat: int) -> None:
     help="How many tasks to process.",
 )
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True)
-@click.option("--no-fork", is_flag=True, help="Run the workers with --no-fork.")
-def bench_jobs(count: int, workers: int, no_fork: bool) -> None:
+@click.option(
+    "--fork/--no-fork", default=False, show_default=True, help="Run the workers with --fork."
+)
+def bench_jobs(count: int, workers: int, fork: bool) -> None:
     """Enqueue rate, then end-to-end processing rate per worker: `flask worker --burst`
     processes, PROCESS_STEP_SECONDS=0 (each job still claims, reports every step and
     finishes in the database). Needs REDIS_URL, as workers do."""
@@ -136,7 +138,7 @@ def bench_jobs(count: int, workers: int, no_fork: bool) -> None:
             f"({len(task_ids) / enqueued:,.0f} jobs/s, each a commit then an enqueue)"
         )
         started = time.perf_counter()
-        _run_workers(workers, no_fork)
+        _run_workers(workers, fork)
         wall = time.perf_counter() - started
         first, last, done = db.session.execute(
             select(func.min(Job.started_at), func.max(Job.finished_at), func.count())
@@ -146,7 +148,7 @@ def bench_jobs(count: int, workers: int, no_fork: bool) -> None:
         db.session.rollback()
         busy = (last - first).total_seconds() if done else float("nan")
         rate = done / busy if done else 0.0
-        kind = f"{'--no-fork ' if no_fork else ''}worker(s)"
+        kind = f"{'--fork' if fork else '--no-fork'} worker(s)"
         click.echo(
             f"processed {done:,} of {len(task_ids):,} jobs with {workers} {kind}, "
             f"{config['PROCESS_STEPS']} steps each, in {busy:.2f} s from the first start "
@@ -155,7 +157,7 @@ def bench_jobs(count: int, workers: int, no_fork: bool) -> None:
         click.echo(f"  {rate:,.0f} tasks/s in all, {rate / workers:,.0f} tasks/s per worker")
     if not done:
         raise click.ClickException("no job succeeded: see the workers' log above")
-    baseline = _rq_baseline(len(task_ids), workers, no_fork)
+    baseline = _rq_baseline(len(task_ids), workers, fork)
     click.echo(
         f"baseline, RQ alone: {len(task_ids):,} jobs that do nothing, through the same "
         f"{kind}: {baseline:,.0f} jobs/s in all"
@@ -173,23 +175,23 @@ def do_nothing() -> None:
     """The baseline's job: what RQ costs per job when the job itself costs nothing."""
 
 
-def _run_workers(workers: int, no_fork: bool) -> None:
+def _run_workers(workers: int, fork: bool) -> None:
     """`flask worker --burst` processes, started together and waited for."""
     env = {**os.environ, "PROCESS_STEP_SECONDS": "0", "LOG_LEVEL": "WARNING"}
     command = [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst"]
-    command += ["--no-fork"] if no_fork else []
+    command += ["--fork" if fork else "--no-fork"]
     processes = [subprocess.Popen(command, env=env) for _ in range(workers)]
     for process in processes:
         process.wait()
 
 
-def _rq_baseline(count: int, workers: int, no_fork: bool) -> float:
+def _rq_baseline(count: int, workers: int, fork: bool) -> float:
     """Jobs per second through the same workers when each job does nothing, from RQ's own
     timestamps (first start to last end)."""
     queue = get_queue()
     jobs = [queue.enqueue(do_nothing, result_ttl=600) for _ in range(count)]
     try:
-        _run_workers(workers, no_fork)
+        _run_workers(workers, fork)
         for job in jobs:
             job.refresh()
         ran = [job for job in jobs if job.ended_at is not None]

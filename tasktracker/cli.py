@@ -78,14 +78,22 @@ def seed(count: int, email: str, random_seed: int | None) -> None:
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Stop once the queues are empty.")
 @click.option(
-    "--no-fork",
-    is_flag=True,
-    help="Run jobs in the worker process, not a work horse forked per job (faster for "
-    "short jobs; a crashing job then takes the worker down, and the reaper recovers it).",
+    "--fork/--no-fork",
+    default=False,
+    show_default=True,
+    help="Run each job in a work horse forked for it (RQ's model: a job that crashes, leaks "
+    "or hangs takes only its horse with it), or one after another in the worker process "
+    "(several times the throughput for short jobs).",
+)
+@click.option(
+    "--max-jobs",
+    type=click.IntRange(min=1),
+    help="Exit after this many jobs, for the supervisor to start a fresh worker (bounds a "
+    "processor's leak in a worker that does not fork).",
 )
 @click.argument("queues", nargs=-1)
 @with_appcontext
-def worker(burst: bool, no_fork: bool, queues: tuple[str, ...]) -> None:
+def worker(burst: bool, fork: bool, max_jobs: int | None, queues: tuple[str, ...]) -> None:
     """Process jobs: an RQ worker on REDIS_URL (QUEUES default to JOB_QUEUE).
 
     Run as many as you like, on as many machines, against one Redis and one database.
@@ -95,7 +103,7 @@ def worker(burst: bool, no_fork: bool, queues: tuple[str, ...]) -> None:
             "REDIS_URL is not set: without it the web process works its own in-process queue, "
             "and a separate worker could not see it."
         )
-    run_worker(queues, burst=burst, fork=not no_fork)
+    run_worker(queues, burst=burst, fork=fork, max_jobs=max_jobs)
 
 
 def register_commands(app: Flask) -> None:

@@ -1,4 +1,5 @@
-"""Running jobs: `flask worker` (RQ's forking worker, one work horse process per job) and,
+"""Running jobs: `flask worker` (jobs one after another in the worker process, or with
+`--fork` each in a work horse forked for it, RQ's own model) and,
 with REDIS_URL unset, a worker thread inside the web process on an in-process Redis.
 
 Both run the reaper (tasktracker.services.jobs.reap) at start and then on a timer thread of
@@ -28,9 +29,10 @@ from tasktracker.services import jobs
 log = logging.getLogger(__name__)
 
 
-class TaskTrackerWorker(Worker):
-    """RQ's worker: each job in a forked work horse, in the application context. A job that
-    crashes its process, leaks or hangs takes only its horse with it."""
+class ForkingWorker(Worker):
+    """`flask worker --fork`: RQ's worker, each job in a work horse forked for it. A job that
+    crashes its process, leaks or hangs takes only its horse with it; the fork costs this
+    app tens of milliseconds a job, and the horse a new database connection."""
 
     def main_work_horse(self, job: RQJob, queue: Any) -> None:
         # The parent's pooled connections must not be shared with the child.
@@ -39,9 +41,10 @@ class TaskTrackerWorker(Worker):
 
 
 class NoForkWorker(SimpleWorker):
-    """`flask worker --no-fork`: jobs run in the worker process itself, without a fork per
-    job (several times the throughput for short jobs, with no isolation between jobs: a
-    crash or a leak is the worker's own)."""
+    """`flask worker`: jobs run in the worker process itself, on its pooled connections
+    (several times the throughput of --fork for short jobs). A crash is the worker's own:
+    its supervisor restarts it and the reaper recovers its job; `--max-jobs` bounds a leak;
+    an attempt stuck past its timeout loses its lease (services.jobs._heartbeat)."""
 
 
 def horse_killed(job: RQJob, pid: int, status: int, rusage: Any) -> None:
@@ -52,7 +55,13 @@ def horse_killed(job: RQJob, pid: int, status: int, rusage: Any) -> None:
         jobs.abandon_running(uuid.UUID(job.args[0]), reason)
 
 
-def run_worker(queue_names: Sequence[str], *, burst: bool = False, fork: bool = True) -> None:
+def run_worker(
+    queue_names: Sequence[str],
+    *,
+    burst: bool = False,
+    fork: bool = False,
+    max_jobs: int | None = None,
+) -> None:
     """The `flask worker` loop: reap once, keep reaping on a timer, work the queues."""
     app = current_app._get_current_object()
     jobs.load_processor()  # a bad TASK_PROCESSOR fails here, not at the first job
@@ -60,7 +69,7 @@ def run_worker(queue_names: Sequence[str], *, burst: bool = False, fork: bool = 
     stop = threading.Event()
     reaper = _start_timer(app, stop, app.config["REAPER_INTERVAL_SECONDS"], _reap)
     options: dict[str, Any] = {"work_horse_killed_handler": horse_killed} if fork else {}
-    worker = (TaskTrackerWorker if fork else NoForkWorker)(
+    worker = (ForkingWorker if fork else NoForkWorker)(
         [get_queue()] if not queue_names else list(queue_names),
         connection=redis_client.client,
         job_class=AppJob,
@@ -68,7 +77,12 @@ def run_worker(queue_names: Sequence[str], *, burst: bool = False, fork: bool = 
         **options,
     )
     try:
-        worker.work(burst=burst, with_scheduler=True, logging_level=app.config["LOG_LEVEL"])
+        worker.work(
+            burst=burst,
+            with_scheduler=True,
+            max_jobs=max_jobs,
+            logging_level=app.config["LOG_LEVEL"],
+        )
     finally:
         stop.set()
         reaper.join()

@@ -132,10 +132,16 @@ class WorkerProcess:
 def start_worker(
     jobs_database: str, redis_url: str, tmp_path: Path
 ) -> Iterator[Callable[..., WorkerProcess]]:
-    """start_worker(processor="record_steps", fork=True, **settings) -> WorkerProcess."""
+    """start_worker(processor="record_steps", fork=False, args=(), **settings) -> a
+    WorkerProcess: `flask worker` with `--fork` or `--no-fork`, `args`, and the settings."""
     started: list[WorkerProcess] = []
 
-    def start(processor: str = "record_steps", fork: bool = True, **settings: Any) -> WorkerProcess:
+    def start(
+        processor: str = "record_steps",
+        fork: bool = False,
+        args: tuple[str, ...] = (),
+        **settings: Any,
+    ) -> WorkerProcess:
         env = {
             **os.environ,
             "TASKTRACKER_ENV": "testing",
@@ -146,7 +152,7 @@ def start_worker(
             "TASK_PROCESSOR": f"{PROCESSORS}.{processor}",
             **{name: str(value) for name, value in {**SETTINGS, **settings}.items()},
         }
-        options = [] if fork else ["--no-fork"]
+        options = ["--fork" if fork else "--no-fork", *args]
         worker = WorkerProcess(tmp_path / f"worker-{len(started)}.log", env, *options)
         started.append(worker)
         return worker

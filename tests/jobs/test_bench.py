@@ -22,7 +22,7 @@ def test_bench_jobs_prints_the_rates_and_the_rq_baseline(
         "LOG_LEVEL": "WARNING",
     }
     run = subprocess.run(
-        [str(FLASK), "--app", "wsgi", "bench", "jobs", "--tasks", "20", "--no-fork"],
+        [str(FLASK), "--app", "wsgi", "bench", "jobs", "--tasks", "20"],
         cwd=ROOT,
         env=env,
         capture_output=True,

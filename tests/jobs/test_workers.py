@@ -16,7 +16,7 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 
 from tests.conftest import ApiClient
-from tests.jobs.conftest import SETTINGS, events_of, finished, job_state, wait_for
+from tests.jobs.conftest import SETTINGS, WAIT_SECONDS, events_of, finished, job_state, wait_for
 
 
 def process(client: ApiClient, title: str = "Process me") -> tuple[dict[str, Any], str]:
@@ -42,10 +42,11 @@ def steps(conn: redis.Redis, task: dict[str, Any]) -> list[tuple[int, int, int]]
     return [tuple(int(part) for part in entry.split(":")) for entry in raw]  # type: ignore[misc]
 
 
+@pytest.mark.parametrize("fork", [False, True], ids=["no-fork", "fork"])
 def test_processing_reports_rising_progress_and_logs_in_order(
-    owner: ApiClient, start_worker: Any
+    owner: ApiClient, start_worker: Any, fork: bool
 ) -> None:
-    start_worker(PROCESS_STEP_SECONDS=0.2)
+    start_worker(PROCESS_STEP_SECONDS=0.2, fork=fork)
     task, job_url = process(owner)
     seen = []
     while (job := job_state(owner, job_url))["state"] not in ("succeeded", "failed"):
@@ -218,7 +219,7 @@ def test_the_last_failure_fails_the_job_and_the_task(owner: ApiClient, start_wor
 def test_a_killed_work_horse_is_retried_and_completes_once(
     owner: ApiClient, start_worker: Any, redis_conn: redis.Redis
 ) -> None:
-    start_worker(PROCESS_STEPS=20, PROCESS_STEP_SECONDS=0.1)
+    start_worker(PROCESS_STEPS=20, PROCESS_STEP_SECONDS=0.1, fork=True)
     task, job_url = process(owner)
     first = wait_for(lambda: steps(redis_conn, task), what="the first step")
     _, _, horse = first[0]
@@ -256,13 +257,12 @@ def test_a_killed_worker_is_replaced_within_the_bound(
 def test_an_attempt_stuck_past_its_timeout_is_taken_back(
     owner: ApiClient, start_worker: Any, redis_conn: redis.Redis
 ) -> None:
-    """A --no-fork worker stuck in a job no signal can stop stops renewing the job's lease at
-    the timeout: the reaper takes the job back and another worker completes it."""
-    settings = {"JOB_TIMEOUT_SECONDS": 1, "fork": False}
-    stuck = start_worker("stuck_first", **settings)
+    """A worker (not forking) stuck in a job no signal can stop stops renewing the job's lease
+    at the timeout: the reaper takes the job back and another worker completes it."""
+    stuck = start_worker("stuck_first", JOB_TIMEOUT_SECONDS=1)
     task, job_url = process(owner)
     wait_for(lambda: steps(redis_conn, task), what="the first attempt to hang")
-    start_worker("stuck_first", **settings)
+    start_worker("stuck_first", JOB_TIMEOUT_SECONDS=1)
     job = wait_for(lambda: finished(owner, job_url), what="the job to be taken back")
     assert (job["state"], job["attempt"], job["result"]) == ("succeeded", 2, "done on attempt 2")
     failure = next(e for e in events_of(owner, task) if e["kind"] == "job_failed")
@@ -283,19 +283,36 @@ def test_jobs_redis_lost_are_enqueued_again(
         assert completions(owner, task) == Counter(job_succeeded=1, completed=1)
 
 
+def test_a_worker_with_max_jobs_exits_after_that_many(owner: ApiClient, start_worker: Any) -> None:
+    """`--max-jobs`: the worker leaves the rest to a fresh worker (its supervisor's)."""
+    queued = [process(owner, f"Batch {n}") for n in range(3)]
+    worker = start_worker(PROCESS_STEPS=1, PROCESS_STEP_SECONDS=0, args=("--max-jobs", "2"))
+    assert worker.process.wait(timeout=WAIT_SECONDS) == 0
+    states = [job_state(owner, job_url)["state"] for _, job_url in queued]
+    assert sorted(states) == ["queued", "succeeded", "succeeded"]
+    start_worker(PROCESS_STEPS=1, PROCESS_STEP_SECONDS=0)
+    for _, job_url in queued:
+        assert wait_for(lambda url=job_url: finished(owner, url))["state"] == "succeeded"
+
+
+@pytest.mark.parametrize("fork", [False, True], ids=["no-fork", "fork"])
 def test_two_workers_racing_process_each_task_exactly_once(
-    owner: ApiClient, start_worker: Any, redis_conn: redis.Redis
+    owner: ApiClient, start_worker: Any, redis_conn: redis.Redis, fork: bool
 ) -> None:
     tasks = [process(owner, f"Race {n}") for n in range(40)]
-    start_worker(PROCESS_STEPS=2, PROCESS_STEP_SECONDS=0.01)
-    start_worker(PROCESS_STEPS=2, PROCESS_STEP_SECONDS=0.01)
+    workers = [start_worker(PROCESS_STEPS=2, PROCESS_STEP_SECONDS=0.01, fork=fork) for _ in "ab"]
     for _, job_url in tasks:
         job = wait_for(lambda url=job_url: finished(owner, url), what="every job")
         assert (job["state"], job["attempt"]) == ("succeeded", 1)
-    horses = set()
+    ran_in = set()
     for task, _ in tasks:
         ran = steps(redis_conn, task)
         assert [(a, s) for a, s, _ in ran] == [(1, 1), (1, 2)]  # one attempt, run once
-        horses.add(ran[0][2])
+        ran_in.add(ran[0][2])
         assert completions(owner, task) == Counter(job_succeeded=1, completed=1)
-    assert len(horses) > 2  # a work horse per job, from both workers
+    pids = {worker.pid for worker in workers}
+    if fork:
+        assert len(ran_in) > 2  # a work horse per job
+        assert not ran_in & pids
+    else:
+        assert ran_in <= pids  # in the workers themselves
