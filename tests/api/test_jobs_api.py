@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 import redis
 from flask import Flask
+from rq import Queue
+from rq.serializers import JSONSerializer
 
 from tasktracker.extensions import db
 from tasktracker.models import Job, User
@@ -45,9 +47,14 @@ def test_process_queues_a_job(alice: ApiClient, app: Flask, redis_url: str) -> N
     log = alice.get(task["url"] + "/events").json["items"]
     assert log[-1]["kind"] == "job_queued"
     assert log[-1]["data"] == {"job_id": job["id"]}
-    # Enqueued after the commit, by id alone, as JSON.
-    queued = redis.Redis.from_url(redis_url).lrange(f"rq:queue:{app.config['JOB_QUEUE']}", 0, -1)
-    assert job["id"].encode() in queued
+    # Enqueued after the commit as the RQ job of its first attempt, by id alone, as JSON.
+    queue = Queue(
+        app.config["JOB_QUEUE"],
+        connection=redis.Redis.from_url(redis_url),
+        serializer=JSONSerializer,
+    )
+    assert f"{job['id']}_1" in queue.job_ids
+    assert queue.fetch_job(f"{job['id']}_1").args == [job["id"]]
 
 
 def test_one_active_job_per_task(alice: ApiClient) -> None:
