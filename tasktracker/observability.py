@@ -8,11 +8,24 @@ import re
 import sys
 import time
 import uuid
+from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
 from pythonjsonlogger.json import JsonFormatter
 
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_TERMINAL_STYLE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class _Formatter(JsonFormatter):
+    """JSON lines with plain messages: werkzeug styles its development server's lines for a
+    terminal (" * Running on ..." in bold), which a log line must not carry."""
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        message = log_data.get("message")
+        if isinstance(message, str):
+            log_data["message"] = _TERMINAL_STYLE.sub("", message)
+        return log_data
 
 
 class RequestIdFilter(logging.Filter):
@@ -26,7 +39,7 @@ def configure_logging(app: Flask) -> None:
     records all come out the same way."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
-        JsonFormatter(
+        _Formatter(
             "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(process)d",
             rename_fields={
                 "asctime": "time",

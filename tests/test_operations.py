@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +129,15 @@ def test_every_variable_is_documented() -> None:
     for name in ["TASKTRACKER_ENV", *VARIABLES]:
         assert f"`{name}`" in readme, name
         assert f"\n{name}=" in example, name
+
+
+def test_log_lines_are_json_without_terminal_styles(app: Flask) -> None:
+    """`make run`: werkzeug writes its banner in ANSI bold; the JSON line keeps the words."""
+    handler = next(h for h in logging.getLogger().handlers if getattr(h, "_tasktracker", False))
+    url = "\x1b[1mhttp://127.0.0.1:5000\x1b[0m"
+    record = logging.LogRecord(
+        "werkzeug", logging.INFO, __file__, 1, " * Running on %s", (url,), None
+    )
+    line = json.loads(handler.format(record))
+    assert line["message"] == " * Running on http://127.0.0.1:5000"
+    assert (line["level"], line["logger"]) == ("INFO", "werkzeug")
