@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import base64
 import fnmatch
+import re
 import time
 import uuid
 import weakref
@@ -74,6 +75,7 @@ import redis
 from playwright.sync_api import (
     Browser,
     ConsoleMessage,
+    Locator,
     Page,
     Request,
     Route,
@@ -428,6 +430,21 @@ def api(page: Page, method: str, path: str, **options: Any) -> Any:
     """One call to the live server's JSON API as the page's account; returns the response."""
     headers = {"Authorization": f"Bearer {api_token(page)}", **options.pop("headers", {})}
     return page.request.fetch(path, method=method, headers=headers, **options)
+
+
+def submit_refused(page: Page, button: str, path: str) -> None:
+    """Submits the page's form with this button and checks the refusal every form gives: a
+    422 from `path` (a regular expression), and the alert above the form."""
+    with page.expect_response(re.compile(path)) as answer:
+        page.get_by_role("button", name=button).click()
+    assert answer.value.status == 422
+    expect(page.get_by_role("alert")).to_have_text("Please correct the fields marked below.")
+
+
+def expect_field_error(field: Locator, message: str) -> None:
+    """The field is marked invalid, and its error is what assistive technology reads for it."""
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(field).to_have_accessible_description(message)
 
 
 def make_tasks(page: Page, n: int = 1, **fields: Any) -> list[dict[str, Any]]:
