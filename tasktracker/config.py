@@ -110,7 +110,8 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         "TASKTRACKER_ENV": env_name,
         "TESTING": env_name == "testing",
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # No ping per checkout: tasktracker.database notices a dead connection by its error.
+        "SQLALCHEMY_ENGINE_OPTIONS": {},
         "REDIS_URL": redis_url,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

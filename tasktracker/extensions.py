@@ -41,7 +41,9 @@ class IdConverter(IntegerConverter):
         super().__init__(map, min=1, max=self.MAX)
 
 
-db = SQLAlchemy(model_class=Base)
+# After a commit, objects keep what was written: a response is built from it, not re-read.
+# (A read that must see other transactions' writes asks for populate_existing.)
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)

@@ -11,6 +11,7 @@ from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -218,7 +219,8 @@ class Task(db.Model):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer)
 
-    tags: Mapped[list[Tag]] = relationship(secondary=task_tags, order_by=Tag.name)
+    # In no order: `tag_names` sorts them, so a page and its tags need no sort in SQL.
+    tags: Mapped[list[Tag]] = relationship(secondary=task_tags)
 
     # SQLAlchemy bumps `version` on every UPDATE and adds `WHERE version = :old`, so a
     # concurrent writer that slipped past the row lock cannot be silently overwritten.
@@ -230,10 +232,28 @@ class Task(db.Model):
 
     @property
     def tag_names(self) -> list[str]:
-        return [tag.name for tag in self.tags]
+        """Sorted by code point, whatever the database's collation."""
+        return sorted(tag.name for tag in self.tags)
 
     def __repr__(self) -> str:
         return f"<Task {self.id} {self.title!r}>"
+
+
+class TaskCount(db.Model):
+    """How many tasks an owner has with a status, in the trash or not. Kept by triggers on
+    `tasks` (migration 0003) in the transaction of every change, whatever makes it (the
+    services, a bulk insert, COPY, a cascade): a list's total reads these rows instead of
+    counting the account's tasks. Rows of one owner are shared by their concurrent writes,
+    which queue for a row lock from the task's INSERT or UPDATE to their commit."""
+
+    __tablename__ = "task_counts"
+
+    owner_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    in_trash: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    tasks: Mapped[int] = mapped_column(BigInteger)
 
 
 class TaskEvent(db.Model):

@@ -23,13 +23,24 @@ P = TypeVar("P")
 
 
 @dataclass(frozen=True)
+class Total:
+    """How many items the list holds, or at least how many (`exact` false) when counting
+    them all would cost more than the page itself."""
+
+    value: int
+    exact: bool = True
+
+
+@dataclass(frozen=True)
 class Page(Generic[T]):
     items: Sequence[T]
     total: int
     page: int
     per_page: int
+    has_next: bool
     # Set when the next page can be reached by keyset position rather than by offset.
     next_cursor: str | None = None
+    total_exact: bool = True
 
     @property
     def pages(self) -> int:
@@ -80,10 +91,10 @@ class SortKey:
 
 
 def paginate(
-    query: Select[Any], count: Select[Any], keys: Sequence[SortKey], params: Mapping[str, Any]
+    query: Select[Any], total: Total, keys: Sequence[SortKey], params: Mapping[str, Any]
 ) -> Page[Any]:
     """One page of `query` in the order of `keys` (the last of which must be unique), by
-    `params` from PaginationQuerySchema, with `count` giving the total.
+    `params` from PaginationQuerySchema, in a list of `total` items.
 
     A cursor is a row-value comparison (keyset pagination), which needs every key in one
     direction and none nullable; other orders page by offset only.
@@ -107,17 +118,18 @@ def paginate(
         query = query.where(_after(keys, position))
     else:
         query = query.offset(params["offset"])
-    items = db.session.scalars(query).all()
-    total = db.session.scalar(count)
+    items = db.session.scalars(query).unique().all()
+    has_next = len(items) == per_page and (not total.exact or page_number * per_page < total.value)
     next_cursor = None
-    if keyset and len(items) == per_page and page_number * per_page < total:
+    if keyset and has_next:
         position = [getattr(items[-1], key.column.key) for key in keys]
         next_cursor = encode_cursor(spec, position, page_number + 1)
-    return Page(items, total, page_number, per_page, next_cursor)
+    return Page(items, total.value, page_number, per_page, has_next, next_cursor, total.exact)
 
 
-def _parse(keys: Sequence[SortKey], values: list[Any]) -> list[Any]:
-    return [key.parse(value) for key, value in zip(keys, values, strict=True)]
+def count(query: Select[Any]) -> Total:
+    """The exact number of rows `query` (a SELECT count(*)) counts."""
+    return Total(db.session.scalar(query) or 0)
 
 
 def _after(keys: Sequence[SortKey], position: Sequence[Any]) -> ColumnElement[bool]:
@@ -183,13 +195,14 @@ def page_links(page: Page[Any], base_url: str, args: Mapping[str, Any]) -> dict[
         query = [*kept, ("per_page", page.per_page), *position.items()]
         return f"{base_url}?{urlencode(query)}"
 
-    last = max(page.pages, 1)
-    links = {"first": url(page=1), "last": url(page=last)}
+    links = {"first": url(page=1)}
+    if page.total_exact:  # else where the list ends is not known
+        links["last"] = url(page=max(page.pages, 1))
     if page.page > 1:
-        links["prev"] = url(page=min(page.page - 1, last))
+        links["prev"] = url(page=min(page.page - 1, max(page.pages, 1)))
     if page.next_cursor:
         links["next"] = url(cursor=page.next_cursor)
-    elif page.page < page.pages:
+    elif page.has_next:
         links["next"] = url(page=page.page + 1)
     return links
 

@@ -133,9 +133,22 @@ class WholeNumber(fields.Integer):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
-def timestamp(**kwargs: Any) -> fields.AwareDateTime:
-    """An ISO 8601 time; one without an offset is taken as UTC."""
-    return fields.AwareDateTime(default_timezone=UTC, **kwargs)
+class Timestamp(fields.AwareDateTime):
+    """An ISO 8601 time, loaded in UTC as the database keeps it (so what a write returns is
+    what a read will); one without an offset is taken as UTC. A time that has no UTC
+    equivalent within years 1–9999 (`9999-12-31T23:59:59-14:00`) is out of range."""
+
+    default_error_messages = {"range": "Must be between years 1 and 9999 in UTC."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(default_timezone=UTC, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise self.make_error("range") from None
 
 
 def path_for(endpoint: str, **values: Any) -> str:
@@ -165,7 +178,7 @@ class TaskWriteSchema(InputSchema):
     )
     priority = WholeNumber(validate=Range(1, 5), load_default=3)
     status = fields.String(validate=OneOf(list(TaskStatus)), load_default=TaskStatus.PENDING.value)
-    due_at = timestamp(allow_none=True, load_default=None)
+    due_at = Timestamp(allow_none=True, load_default=None)
     tags = fields.List(TagName(), validate=Length(max=MAX_TAGS_PER_TASK), load_default=list)
 
     @pre_load
@@ -267,8 +280,8 @@ class TaskListQuerySchema(PaginationQuerySchema):
     priority_max = fields.Integer(validate=Range(1, 5))
     tag = fields.List(TagName(), validate=Length(max=MAX_TAGS_PER_TASK),
                       metadata={"description": "Repeatable; every tag must match"})  # fmt: skip
-    due_before = timestamp()
-    due_after = timestamp()
+    due_before = Timestamp()
+    due_after = Timestamp()
     overdue = fields.Boolean()
     completed = fields.Boolean()
     deleted = fields.String(validate=OneOf(["exclude", "include", "only"]), load_default="exclude")
@@ -298,6 +311,13 @@ def _page_schema(name: str, item: type[Schema]) -> type[Schema]:
         {
             "items": fields.List(fields.Nested(item), required=True),
             "total": fields.Integer(required=True),
+            "total_exact": fields.Boolean(
+                required=True,
+                metadata={
+                    "description": "false when `total` is a lower bound: a list filtered by "
+                    "more than status and the trash counts at most 10 000 matches"
+                },
+            ),
             "page": fields.Integer(required=True),
             "per_page": fields.Integer(required=True),
             "pages": fields.Integer(required=True),

@@ -76,9 +76,14 @@ def nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def assert_index_page(plan: dict[str, Any], index: str) -> None:
+    """The page's tasks come from `index`, no more than a page of them; their tags are
+    looked up by primary key, task by task; nothing is sorted but a page."""
     scans = [n for n in nodes(plan) if n["Node Type"] in ("Index Scan", "Index Only Scan")]
-    assert [n["Index Name"] for n in scans] == [index], json.dumps(plan, indent=1)
-    assert scans[0]["Actual Rows"] <= PER_PAGE + 1
+    task_scans = [n for n in scans if n["Relation Name"] == "tasks"]
+    assert [n["Index Name"] for n in task_scans] == [index], json.dumps(plan, indent=1)
+    assert task_scans[0]["Actual Rows"] <= PER_PAGE + 1
+    tag_scans = {n["Index Name"] for n in scans} - {index}
+    assert tag_scans <= {"pk_task_tags", "pk_tags"}, json.dumps(plan, indent=1)
     for node in nodes(plan):
         assert (
             node["Node Type"] not in ("Sort", "Incremental Sort") or node["Actual Rows"] <= PER_PAGE

@@ -13,6 +13,7 @@ from flask_limiter.util import get_remote_address
 from flask_smorest import Api, Blueprint
 from werkzeug.exceptions import BadRequest as WerkzeugBadRequest
 
+from tasktracker.database import without_transaction
 from tasktracker.errors import BadRequest, Unauthorized, UnsupportedMediaType
 from tasktracker.extensions import IdConverter, limiter
 from tasktracker.models import User
@@ -58,6 +59,8 @@ def current_user() -> User:
 def authenticate() -> None:
     if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint in BASIC_AUTH_ENDPOINTS:
         return
+    if request.method in ("GET", "HEAD"):
+        without_transaction()  # a read: no BEGIN and ROLLBACK round trips
     auth = request.authorization
     user = None
     if auth is not None and auth.type == "bearer" and auth.token:

@@ -6,10 +6,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from tasktracker import security
+from tasktracker.database import first_statement
 from tasktracker.errors import Conflict, Forbidden, NotFound
 from tasktracker.extensions import db
 from tasktracker.models import ApiToken, User, utcnow
@@ -112,9 +114,9 @@ def revoke_token(user: User, token_id: int) -> None:
 
 def user_for_token(secret: str) -> User | None:
     """The owner of a live (not revoked, not expired) token; records its use. May commit."""
-    token = db.session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == security.token_digest(secret))
-    )
+    token = first_statement(
+        _TOKEN_WITH_USER, {"digest": security.token_digest(secret)}
+    ).scalar_one_or_none()
     now = utcnow()
     if token is None or token.revoked_at is not None or _expired(token.expires_at, now):
         return None
@@ -122,6 +124,14 @@ def user_for_token(secret: str) -> User | None:
         token.last_used_at = now
         db.session.commit()
     return token.user
+
+
+# The request's first statement: the token and its user in one round trip.
+_TOKEN_WITH_USER = (
+    select(ApiToken)
+    .options(joinedload(ApiToken.user, innerjoin=True))
+    .where(ApiToken.token_hash == bindparam("digest"))
+)
 
 
 def _expired(expires_at: datetime | None, now: datetime) -> bool:

@@ -41,7 +41,7 @@ from tasktracker.models import (
     User,
     utcnow,
 )
-from tasktracker.pagination import Page, SortKey, paginate
+from tasktracker.pagination import Page, SortKey, count, paginate
 from tasktracker.processors import JobStopped, Processor
 from tasktracker.schemas import PaginationQuerySchema, TaskSchema, load_query
 from tasktracker.services.tasks import get_task, record_event, set_status, status_message
@@ -163,7 +163,7 @@ def list_jobs(owner: User, task_id: int, args: Mapping[str, Any]) -> Page[Job]:
     of_task = Job.task_id == task.id
     return paginate(
         select(Job).where(of_task),
-        select(func.count()).select_from(Job).where(of_task),
+        count(select(func.count()).select_from(Job).where(of_task)),
         [SortKey(Job.created_at, descending=True), SortKey(Job.id, descending=True)],
         params,
     )

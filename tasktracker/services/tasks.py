@@ -12,25 +12,28 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from tasktracker.errors import BadRequest, Conflict, NotFound, PreconditionFailed, ValidationFailed
 from tasktracker.extensions import db
 from tasktracker.models import (
+    BigId,
     EventKind,
     IdempotencyKey,
     Tag,
     Task,
+    TaskCount,
     TaskEvent,
     TaskStatus,
     User,
     task_tags,
     utcnow,
 )
-from tasktracker.pagination import Page, SortKey, paginate
+from tasktracker.pagination import Page, SortKey, Total, count, paginate
 from tasktracker.schemas import (
     PaginationQuerySchema,
     TaskListQuerySchema,
@@ -42,6 +45,12 @@ from tasktracker.schemas import (
 )
 
 EDITABLE_FIELDS = ("title", "description", "priority", "due_at")
+# A filtered list's total counts at most this many matches (docs/api.md, "Totals").
+COUNT_LIMIT = 10_000
+# A list asking nothing but these has its total in the owner's counters (TaskCount).
+_COUNTER_PARAMS = frozenset(
+    {"status", "completed", "deleted", "sort", "page", "per_page", "offset", "cursor"}
+)
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 _SORT_COLUMNS = {
     "created_at": Task.created_at,
@@ -69,8 +78,8 @@ def get_task(owner: User, task_id: int, *, for_update: bool = False) -> Task:
     """The owner's task, in the trash or not; 404 for anyone else's, as for a missing one."""
     query = select(Task).where(Task.id == task_id, Task.owner_id == owner.id)
     if for_update:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    task = db.session.scalar(query.options(selectinload(Task.tags)))
+        query = query.with_for_update(of=Task).execution_options(populate_existing=True)
+    task = db.session.scalars(query.options(joinedload(Task.tags))).unique().one_or_none()
     if task is None:
         raise NotFound("No such task.", code="task_not_found")
     return task
@@ -81,11 +90,33 @@ def list_tasks(owner: User, args: Mapping[str, Any]) -> Page[Task]:
     params = load_query(TaskListQuerySchema(), args)
     where = _task_filters(owner, params)
     return paginate(
-        select(Task).where(*where).options(selectinload(Task.tags)),
-        select(func.count()).select_from(Task).where(*where),
+        select(Task).where(*where).options(joinedload(Task.tags)),
+        _total(owner, params, where),
         [SortKey(_SORT_COLUMNS[key], desc) for key, desc in _order(params["sort"])],
         params,
     )
+
+
+def _total(owner: User, params: Mapping[str, Any], where: Sequence[ColumnElement[bool]]) -> Total:
+    """A list's total. Filtered by status and the trash alone (every view of the pages,
+    the default list among them), it is exact and read from the owner's counters (at most
+    eight rows), whatever the account's size. Any other filter is counted up to
+    COUNT_LIMIT matches, past which the total is a lower bound (`exact` false)."""
+    if params.keys() <= _COUNTER_PARAMS:
+        statuses = set(params.get("status", [status.value for status in TaskStatus]))
+        if "completed" in params:
+            done = {TaskStatus.COMPLETED.value}
+            statuses = statuses & done if params["completed"] else statuses - done
+        in_trash = {"exclude": [False], "only": [True], "include": [False, True]}
+        counted = select(func.coalesce(func.sum(TaskCount.tasks), 0)).where(
+            TaskCount.owner_id == owner.id,
+            TaskCount.status.in_(sorted(statuses)),
+            TaskCount.in_trash.in_(in_trash[params["deleted"]]),
+        )
+        return Total(db.session.scalar(counted))
+    matches = select(Task.id).where(*where).limit(COUNT_LIMIT + 1).subquery()
+    found = db.session.scalar(select(func.count()).select_from(matches))
+    return Total(min(found, COUNT_LIMIT), exact=found <= COUNT_LIMIT)
 
 
 def list_events(owner: User, task_id: int, args: Mapping[str, Any]) -> Page[TaskEvent]:
@@ -95,7 +126,7 @@ def list_events(owner: User, task_id: int, args: Mapping[str, Any]) -> Page[Task
     of_task = TaskEvent.task_id == task.id
     return paginate(
         select(TaskEvent).where(of_task),
-        select(func.count()).select_from(TaskEvent).where(of_task),
+        count(select(func.count()).select_from(TaskEvent).where(of_task)),
         [SortKey(TaskEvent.id, descending=False)],
         params,
     )
@@ -296,6 +327,7 @@ def purge_idempotency_keys() -> int:
 
 
 def _new_task(owner: User, fields: Mapping[str, Any]) -> Task:
+    """Flushes the task and its `created` event, then attaches its tags."""
     now = utcnow()
     task = Task(
         owner_id=owner.id,
@@ -307,7 +339,6 @@ def _new_task(owner: User, fields: Mapping[str, Any]) -> Task:
         completed_at=now if fields["status"] == TaskStatus.COMPLETED else None,
         created_at=now,
         updated_at=now,
-        tags=ensure_tags(owner, fields["tags"]),
     )
     db.session.add(task)
     record_event(
@@ -319,6 +350,8 @@ def _new_task(owner: User, fields: Mapping[str, Any]) -> Task:
             for name in ("title", "priority", "status", "due_at", "tags")
         },
     )
+    db.session.flush()
+    set_committed_value(task, "tags", _attach_tags(owner, task.id, fields["tags"]))
     return task
 
 
@@ -367,21 +400,52 @@ def record_event(
 
 
 def ensure_tags(owner: User, names: Sequence[str]) -> list[Tag]:
-    """The owner's tags of these names, creating the missing ones (safe under concurrency)."""
+    """The owner's tags of these names, by name, creating the missing ones: one statement,
+    safe under concurrency (an existing tag is returned, and locked until the commit)."""
     if not names:
         return []
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    db.session.execute(
-        insert(Tag)
-        .values([{"owner_id": owner.id, "name": name} for name in names])
-        .on_conflict_do_nothing()
+    return sorted(db.session.scalars(_upsert_tags(owner, names).returning(Tag)), key=_by_name)
+
+
+def _attach_tags(owner: User, task_id: int, names: Sequence[str]) -> list[Tag]:
+    """Links a new task to the owner's tags of these names, creating the missing ones.
+
+    On PostgreSQL in one statement (the upsert's RETURNING feeds the links' INSERT);
+    SQLite has no INSERT inside WITH, so there it takes two.
+    """
+    if not names:
+        return []
+    upsert = _upsert_tags(owner, names)
+    if db.session.get_bind().dialect.name != "postgresql":
+        tags = ensure_tags(owner, names)
+        db.session.execute(task_tags.insert(), [{"task_id": task_id, "tag_id": t.id} for t in tags])
+        return tags
+    tag = upsert.returning(Tag.id, Tag.owner_id, Tag.name).cte("tag")
+    link = task_tags.insert().from_select(
+        ["task_id", "tag_id"], select(literal(task_id, BigId), tag.c.id)
     )
-    return list(
-        db.session.scalars(
-            select(Tag).where(Tag.owner_id == owner.id, Tag.name.in_(names)).order_by(Tag.name)
-        )
+    attached = (
+        select(Tag)
+        .from_statement(select(tag).add_cte(link.cte("link")).add_cte(tag))
+        .execution_options(populate_existing=True)
     )
+    return sorted(db.session.scalars(attached), key=_by_name)
+
+
+def _upsert_tags(owner: User, names: Sequence[str]) -> Any:
+    """INSERT the tags, and on a name the owner has already "update" it to itself: unlike
+    DO NOTHING, RETURNING then gives every tag, even one committed concurrently."""
+    insert = (
+        postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    )
+    statement = insert(Tag).values([{"owner_id": owner.id, "name": name} for name in names])
+    return statement.on_conflict_do_update(
+        index_elements=[Tag.owner_id, Tag.name], set_={"name": statement.excluded.name}
+    )
+
+
+def _by_name(tag: Tag) -> str:
+    return tag.name
 
 
 def _replay(owner: User, key: str, request_hash: str) -> CreatedTask | None:

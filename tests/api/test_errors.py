@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from tasktracker.extensions import limiter
 from tests.conftest import ApiClient, make_app
 
 ERROR_KEYS = {"error", "code", "status", "request_id"}
@@ -153,15 +154,22 @@ def test_rate_limit_is_429_with_retry_after(app: Flask, database_url: str, redis
     import redis
 
     redis.Redis.from_url(redis_url).flushdb()
-    app = make_app(database_url, redis_url, RATELIMIT_ENABLED=True, RATELIMIT_AUTH="2 per minute")
-    client = app.test_client()
-    responses = [
-        client.post("/api/tokens", headers={"Authorization": "Basic eDp5"}) for _ in range(3)
-    ]
-    assert [r.status_code for r in responses] == [401, 401, 429]
-    assert "Retry-After" not in responses[0].headers  # only where a retry is asked for
-    assert responses[0].headers["X-RateLimit-Remaining"] == "1"
-    response = client.post("/api/tokens", headers={"Authorization": "Basic eDp5"})
-    assert_error(response, 429, "rate_limited")
-    assert int(response.headers["Retry-After"]) > 0
-    redis.Redis.from_url(redis_url).flushdb()
+    limited = make_app(
+        database_url, redis_url, RATELIMIT_ENABLED=True, RATELIMIT_AUTH="2 per minute"
+    )
+    try:
+        client = limited.test_client()
+        responses = [
+            client.post("/api/tokens", headers={"Authorization": "Basic eDp5"}) for _ in range(3)
+        ]
+        assert [r.status_code for r in responses] == [401, 401, 429]
+        assert "Retry-After" not in responses[0].headers  # only where a retry is asked for
+        assert responses[0].headers["X-RateLimit-Remaining"] == "1"
+        response = client.post("/api/tokens", headers={"Authorization": "Basic eDp5"})
+        assert_error(response, 429, "rate_limited")
+        assert int(response.headers["Retry-After"]) > 0
+    finally:
+        redis.Redis.from_url(redis_url).flushdb()
+        # The limiter is one object for every app of the process: the other tests' apps
+        # run with rate limits off.
+        limiter.enabled = app.config["RATELIMIT_ENABLED"]
