@@ -60,13 +60,19 @@ forwarded_allow_ips = "127.0.0.1"
 
 
 # Metrics from several workers (tasktracker/metrics.py): each worker writes its own files
-# under PROMETHEUS_MULTIPROC_DIR; start from an empty directory, and drop a dead worker's
-# live gauges when it exits.
-def on_starting(server):
+# under PROMETHEUS_MULTIPROC_DIR; the arbiter starts from an empty directory, and drops a
+# dead worker's live gauges when it exits. The directory is made here, as gunicorn reads
+# this file, because the app (preloaded) needs it at import; once per arbiter, since a
+# reload (SIGHUP) reads the file again while workers still write there.
+def _empty_metrics_directory() -> None:
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if directory:
+    if directory and os.environ.get("TASKTRACKER_METRICS_EMPTIED_BY") != str(os.getpid()):
         shutil.rmtree(directory, ignore_errors=True)
         Path(directory).mkdir(parents=True)
+        os.environ["TASKTRACKER_METRICS_EMPTIED_BY"] = str(os.getpid())
+
+
+_empty_metrics_directory()
 
 
 def child_exit(server, worker):
@@ -78,7 +84,7 @@ def child_exit(server, worker):
 
 def post_fork(server, worker):
     app = getattr(server.app, "callable", None)
-    if app is not None:  # preloaded: a connection the arbiter pooled must stay its own
+    if hasattr(app, "app_context"):  # a preloaded Flask app: the arbiter's pool stays its own
         from tasktracker.extensions import db
 
         with app.app_context():

@@ -39,7 +39,7 @@ _WRITABLE = frozenset({"title", "description", "priority", "tags"})
 _FIELDS = ("id", "title", "description", "priority", "status", "completed_at", "due_at",
            "created_at", "updated_at", "deleted_at", "version")  # fmt: skip
 _TAG_NAMES = """ARRAY(SELECT g.name FROM task_tags l JOIN tags g ON g.id = l.tag_id
-                      WHERE l.task_id = t.id ORDER BY g.name)"""
+                      WHERE l.task_id = t.id ORDER BY g.name COLLATE "C")"""
 _TASK_COLUMNS = ", ".join([*(f"t.{name}" for name in _FIELDS), _TAG_NAMES])
 _TOKEN = """
     SELECT k.id, k.user_id, k.revoked_at, k.expires_at, k.last_used_at
@@ -50,22 +50,23 @@ _FIRST_PAGE = f"""
     SELECT {_TASK_COLUMNS} FROM tasks t WHERE t.owner_id = %s AND t.deleted_at IS NULL
     ORDER BY t.created_at DESC, t.id DESC LIMIT {PER_PAGE}
 """
-_LIVE_COUNT = "SELECT count(*) FROM tasks WHERE owner_id = %s AND deleted_at IS NULL"
+# The owner's counters (kept by triggers on tasks), as the application reads its total.
+_LIVE_COUNT = """
+    SELECT coalesce(sum(tasks), 0)::bigint FROM task_counts WHERE owner_id = %s AND NOT in_trash
+"""
 _INSERT_TASK = f"""
     INSERT INTO tasks (owner_id, title, description, priority, status, created_at,
                        updated_at, version)
     VALUES (%s, %s, %s, %s, 'pending', %s, %s, 1) RETURNING {", ".join(_FIELDS)}
 """
-_INSERT_TAGS = """
-    INSERT INTO tags (owner_id, name) SELECT %s, unnest(%s::varchar[]) ON CONFLICT DO NOTHING
-"""
-_LINK_TAGS = """
-    WITH linked AS (
-        INSERT INTO task_tags (task_id, tag_id)
-        SELECT %s, id FROM tags WHERE owner_id = %s AND name = ANY(%s::varchar[])
-        RETURNING tag_id
-    )
-    SELECT g.name FROM linked JOIN tags g ON g.id = linked.tag_id ORDER BY g.name
+# The tags upserted (an existing one returned too) and linked, in one statement.
+_TAG_TASK = """
+    WITH tag AS (
+        INSERT INTO tags (owner_id, name) SELECT %s, unnest(%s::varchar[])
+        ON CONFLICT (owner_id, name) DO UPDATE SET name = excluded.name
+        RETURNING id, name
+    ), linked AS (INSERT INTO task_tags (task_id, tag_id) SELECT %s, id FROM tag)
+    SELECT name FROM tag ORDER BY name COLLATE "C"
 """
 _INSERT_EVENT = """
     INSERT INTO task_events (task_id, at, kind, message, data)
@@ -164,15 +165,17 @@ def _list_first_page(environ: Mapping[str, Any], start_response: StartResponse) 
         rows = cursor.fetchall()
         cursor.execute(_LIVE_COUNT, (user_id,))
         (total,) = cursor.fetchone()
+    has_next = len(rows) == PER_PAGE and total > PER_PAGE
     next_cursor = None
-    if len(rows) == PER_PAGE and total > PER_PAGE:
+    if has_next:
         last = rows[-1]
         next_cursor = encode_cursor("-created_at,-id", [_utc(last[7]), last[0]], 2)
-    page = Page([_task(row) for row in rows], total, 1, PER_PAGE, next_cursor)
+    page = Page([_task(row) for row in rows], total, 1, PER_PAGE, has_next, next_cursor)
     links = page_links(page, _base_url(environ), {})
     body = {
         "items": page.items,
         "total": total,
+        "total_exact": True,
         "page": 1,
         "per_page": PER_PAGE,
         "pages": page.pages,
@@ -196,8 +199,7 @@ def _create(environ: Mapping[str, Any], start_response: StartResponse) -> list[b
         task_id = inserted[0]
         linked: list[str] = []
         if tags:
-            cursor.execute(_INSERT_TAGS, (user_id, tags))
-            cursor.execute(_LINK_TAGS, (task_id, user_id, tags))
+            cursor.execute(_TAG_TASK, (user_id, tags, task_id))
             linked = [name for (name,) in cursor.fetchall()]
         logged = {
             "title": fields["title"],

@@ -113,7 +113,7 @@ def _total(owner: User, params: Mapping[str, Any], where: Sequence[ColumnElement
             TaskCount.status.in_(sorted(statuses)),
             TaskCount.in_trash.in_(in_trash[params["deleted"]]),
         )
-        return Total(db.session.scalar(counted))
+        return Total(int(db.session.scalar(counted)))  # sum() is a numeric on PostgreSQL
     matches = select(Task.id).where(*where).limit(COUNT_LIMIT + 1).subquery()
     found = db.session.scalar(select(func.count()).select_from(matches))
     return Total(min(found, COUNT_LIMIT), exact=found <= COUNT_LIMIT)
