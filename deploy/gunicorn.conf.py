@@ -9,6 +9,8 @@ import os
 import shutil
 from pathlib import Path
 
+from gunicorn import glogging
+
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # Sync workers: on this stack they gave the best p99 on database routes (gthread showed
 # 0.1–1.5 s spikes). gunicorn reads WEB_CONCURRENCY itself; this is the default.
@@ -26,9 +28,19 @@ preload_app = True
 # wide as the limit) spreads the workers' recycling apart, so they never go together.
 max_requests = 10000
 max_requests_jitter = 10000
-# The app logs one JSON line per request with its request id; gunicorn's own access log
-# would say the same thing again in another format.
+
+
+class _NoAccessLog(glogging.Logger):
+    """The app logs one JSON line per request with its request id (observability.py):
+    gunicorn's access log would say the same thing again, and because logconfig_dict is
+    set it would build that line for every request even with no handler to print it."""
+
+    def access(self, resp, req, environ, request_time):
+        pass
+
+
 accesslog = None
+logger_class = _NoAccessLog
 errorlog = "-"
 # gunicorn's own lines as JSON too, like the app's: one object per line on stdout.
 logconfig_dict = {

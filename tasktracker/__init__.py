@@ -17,6 +17,7 @@ from tasktracker.cli import register_commands
 from tasktracker.config import load_config
 from tasktracker.errors import register_error_handlers
 from tasktracker.extensions import (
+    CookieSessions,
     IdConverter,
     csrf,
     db,
@@ -57,6 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
+    app.session_interface = CookieSessions()
     db.init_app(app)
     migrate.init_app(
         app, db, directory=os.path.normpath(os.path.join(app.root_path, "..", "migrations"))

@@ -7,7 +7,8 @@ from typing import Any
 
 import fakeredis
 import redis
-from flask import Flask, current_app
+from flask import Flask, Request, current_app
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -54,6 +55,16 @@ def auth_rate_limit(*, methods: list[str] | None = None) -> Any:
     return limiter.limit(
         lambda: current_app.config["RATELIMIT_AUTH"], key_func=get_remote_address, methods=methods
     )
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, without building a signer for a request that carries
+    no session cookie (every API request)."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 login_manager = LoginManager()

@@ -315,7 +315,7 @@ def _page_schema(name: str, item: type[Schema]) -> type[Schema]:
                 required=True,
                 metadata={
                     "description": "false when `total` is a lower bound: a list filtered by "
-                    "more than status and the trash counts at most 10 000 matches"
+                    "more than status and the trash counts at most 1 000 matches"
                 },
             ),
             "page": fields.Integer(required=True),

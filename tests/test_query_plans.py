@@ -129,3 +129,21 @@ def test_a_deep_page_by_cursor_costs_what_the_first_costs(
     assert page.page == 500
     assert len(page.items) == PER_PAGE
     assert_index_page(explain(app, statement, parameters), index)
+
+
+def test_search_indexes_keep_no_pending_list(app: Flask) -> None:
+    """Each write's trigram entries go into the index at once: a pending list would be read
+    through by every search until a vacuum merged it."""
+    with app.app_context():
+        options = dict(
+            db.session.execute(
+                text(
+                    "SELECT relname, reloptions FROM pg_class"
+                    " WHERE relname IN ('ix_tasks_title_trgm', 'ix_tasks_description_trgm')"
+                )
+            ).all()
+        )
+    assert options == {
+        "ix_tasks_title_trgm": ["fastupdate=off"],
+        "ix_tasks_description_trgm": ["fastupdate=off"],
+    }

@@ -54,9 +54,10 @@ MAX_BACKOFF = timedelta(minutes=10)
 # transaction per step, and slow ones show every step as it happens.
 PROGRESS_WRITE_SECONDS = 0.05
 Event = tuple[EventKind, str, dict[str, Any]]
-# What a processor is given (built once, not per job: building a marshmallow schema costs
-# 0.1–1 ms here).
+# What a processor is given (built once, not per job: building a schema costs more than
+# using it).
 _TASK_DATA = TaskSchema(exclude=("url",))
+_PAGE_QUERY = PaginationQuerySchema()
 # The worker's path (claim, report, succeed) writes with Core statements on the tables: the
 # ORM's unit of work and its bulk-update machinery would cost more than the database does.
 # They are built once, with bound parameters: building a statement and its cache key at
@@ -159,7 +160,7 @@ def get_job(owner: User, job_id: uuid.UUID, *, for_update: bool = False) -> Job:
 def list_jobs(owner: User, task_id: int, args: Mapping[str, Any]) -> Page[Job]:
     """The task's jobs, newest first."""
     task = get_task(owner, task_id)
-    params = load_query(PaginationQuerySchema(), args)
+    params = load_query(_PAGE_QUERY, args)
     of_task = Job.task_id == task.id
     return paginate(
         select(Job).where(of_task),

