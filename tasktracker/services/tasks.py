@@ -256,7 +256,7 @@ def insert_tasks(owner: User, items: Sequence[Mapping[str, Any]]) -> list[Task]:
     db.session.execute(
         insert(events_table),
         [
-            created_event_row(task_id, fields, now)
+            {"task_id": task_id, **created_event(fields, now)}
             for task_id, fields in zip(ids, items, strict=True)
         ],
     )
@@ -291,10 +291,10 @@ def new_task_row(owner: User, fields: Mapping[str, Any], now: datetime) -> dict[
     }
 
 
-def created_event_row(task_id: int, fields: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    """The `created` event of a task created now from fields loaded by TaskWriteSchema."""
+def created_event(fields: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """The `created` event (its columns but `task_id`) of a task created now from fields
+    loaded by TaskWriteSchema."""
     return {
-        "task_id": task_id,
         "at": now,
         "kind": EventKind.CREATED.value,
         "message": "Created.",
