@@ -243,10 +243,11 @@ def _create_once(
 def insert_tasks(owner: User, items: Sequence[Mapping[str, Any]]) -> list[Task]:
     """Inserts tasks loaded by TaskWriteSchema, each with its `created` event and its tags,
     in the caller's transaction (no commit); returns them in order, built from what was
-    written. One statement each for the tasks, the events and the tags, whatever their
-    number, as long as each fits the database's bind-parameter limit: SQLAlchemy's
-    insertmanyvalues splits a longer INSERT into statements of at most 32 700 parameters
-    (PostgreSQL allows 65 535, SQLite 32 766), and the tags go as arrays (_attach_tags)."""
+    written. A multi-row INSERT for the tasks (RETURNING their ids in the order sent), one
+    for the events, one statement for the tags (_attach_tags). SQLAlchemy's insertmanyvalues
+    sends an INSERT's rows in pages of at most 1 000 rows and 32 700 bind parameters
+    (PostgreSQL allows 65 535 a statement, SQLite 32 766), so up to 1 000 tasks take one
+    statement each, and no number of them passes either limit."""
     now = utcnow()
     rows = [new_task_row(owner, fields, now) for fields in items]
     tasks_table, events_table = Task.__table__, TaskEvent.__table__
