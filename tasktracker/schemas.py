@@ -46,6 +46,7 @@ _SPACE_CHARS = (
 _SPACE = "".join(f"\\u{ord(c):04x}" for c in _SPACE_CHARS)
 
 MAX_TAGS_PER_TASK = 20
+MAX_TASKS_PER_BULK = 1_000
 SORT_KEYS = ("created_at", "updated_at", "due_at", "priority", "title", "status", "id")
 READ_ONLY_TASK_FIELDS = frozenset(
     {"id", "owner", "owner_id", "version", "completed", "completed_at", "created_at",
@@ -193,6 +194,25 @@ class TaskWriteSchema(InputSchema):
     def unique_tags(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         if "tags" in data:
             data["tags"] = sorted(set(data["tags"]))
+        return data
+
+
+class TaskBulkWriteSchema(InputSchema):
+    """POST /api/tasks/bulk: 1 to MAX_TASKS_PER_BULK tasks, each loaded by TaskWriteSchema."""
+
+    tasks = fields.List(
+        fields.Nested(TaskWriteSchema),
+        required=True,
+        validate=Length(1, MAX_TASKS_PER_BULK),
+        metadata={"description": "Created in this order, all or none"},
+    )
+
+    @pre_load
+    def at_most_the_limit(self, data: Any, **kwargs: Any) -> Any:
+        # Counted before any item is loaded: an oversized request costs no item's validation.
+        tasks = data.get("tasks") if isinstance(data, Mapping) else None
+        if isinstance(tasks, list) and len(tasks) > MAX_TASKS_PER_BULK:
+            raise ValidationError({"tasks": [f"At most {MAX_TASKS_PER_BULK:,} tasks a request."]})
         return data
 
 
@@ -367,6 +387,9 @@ class TagCountSchema(Schema):
     count = fields.Integer(required=True)
 
 
+TaskBulkSchema = Schema.from_dict(
+    {"items": fields.List(fields.Nested(TaskSchema), required=True)}, name="TaskBulk"
+)
 TaskPageSchema = _page_schema("TaskPage", TaskSchema)
 EventPageSchema = _page_schema("EventPage", EventSchema)
 JobPageSchema = _page_schema("JobPage", JobSchema)
@@ -443,11 +466,12 @@ class ErrorSchema(Schema):
 
 
 def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """marshmallow's nested messages as `{"tags.0": ["..."]}`."""
+    """marshmallow's nested messages as `{"tags.0": ["..."], "tasks.3.title": ["..."]}`."""
     if isinstance(messages, Mapping):
         flat: dict[str, list[str]] = {}
         for key, value in messages.items():
-            name = "body" if key == "_schema" and not prefix else f"{prefix}{key}"
+            # A nested object's own errors (`_schema`) belong to its path, `tasks.3`.
+            name = (prefix.rstrip(".") or "body") if key == "_schema" else f"{prefix}{key}"
             flat.update(_flatten(value, name + "."))
         return flat
     return {prefix.rstrip("."): [str(m) for m in messages]}

@@ -110,6 +110,18 @@ def _cases(c: Counted) -> Iterator[tuple[str, int, int, Callable[[], TestRespons
         6,
         lambda: c.call("POST", "/api/tasks", json={"title": "T", "tags": ["a", "b", "c"]}),
     )
+    # A hundred tasks with tags cost what one does: a statement each for the tasks, their
+    # events and their tags, whatever their number.
+    yield (
+        "POST /api/tasks/bulk 100 tasks with tags",
+        201,
+        6,
+        lambda: c.call(
+            "POST",
+            "/api/tasks/bulk",
+            json={"tasks": [{"title": f"T{n}", "tags": ["a", f"b{n % 7}"]} for n in range(100)]},
+        ),
+    )
     yield (
         "POST /api/tasks Idempotency-Key",
         201,

@@ -22,6 +22,8 @@ from tasktracker.schemas import (
     EventPageSchema,
     PaginationQuerySchema,
     TagCountSchema,
+    TaskBulkSchema,
+    TaskBulkWriteSchema,
     TaskListQuerySchema,
     TaskPageSchema,
     TaskPatchSchema,
@@ -32,6 +34,12 @@ from tasktracker.services import tasks as service
 
 TASK_PATH = "/tasks/<id:task_id>"
 _ETAG_HEADER = {"ETag": {"description": "The task's version", "schema": {"type": "string"}}}
+_REPLAYED_HEADER = {
+    "Idempotent-Replayed": {
+        "description": "`true` when the response replays the first one for this Idempotency-Key",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
 _IF_MATCH = {
     "in": "header",
     "name": "If-Match",
@@ -69,7 +77,7 @@ def list_tasks() -> Any:
 @body(TaskWriteSchema)
 @blp.doc(parameters=[_IDEMPOTENCY_KEY])
 @errors(400, 401, 413, 415, 422)
-@blp.response(201, TaskSchema, headers=_ETAG_HEADER)
+@blp.response(201, TaskSchema, headers=_ETAG_HEADER | _REPLAYED_HEADER)
 def create_task() -> Any:
     """Create a task"""
     created = service.create_task(
@@ -79,6 +87,25 @@ def create_task() -> Any:
     if created.replayed:
         headers["Idempotent-Replayed"] = "true"
     # Already dumped: the body is what the service stored for replays.
+    return jsonify(created.body), 201, headers
+
+
+@blp.route("/tasks/bulk", methods=["POST"], tags=["tasks"])
+@body(TaskBulkWriteSchema)
+@blp.doc(parameters=[_IDEMPOTENCY_KEY])
+@errors(400, 401, 413, 415, 422)
+@blp.response(201, TaskBulkSchema, headers=_REPLAYED_HEADER)
+def create_tasks() -> Any:
+    """Create up to 1 000 tasks at once
+
+    All or nothing: every task is validated as by `POST /api/tasks` before any is written,
+    and an invalid one makes the request a 422 whose `details` name `tasks.<index>.<field>`.
+    The items come back in the order sent.
+    """
+    created = service.create_tasks(
+        current_user(), json_body(), idempotency_key=request.headers.get("Idempotency-Key")
+    )
+    headers = {"Idempotent-Replayed": "true"} if created.replayed else {}
     return jsonify(created.body), 201, headers
 
 

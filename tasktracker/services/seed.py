@@ -99,12 +99,12 @@ def seed_tasks(owner: User, count: int, *, seed: int | None = None) -> int:
     tag_ids = {tag.name: tag.id for tag in ensure_tags(owner, sorted(_TAGS))}
     postgresql = db.session.get_bind().dialect.name == "postgresql"
     inserted = 0
-    for size in _batches(count):
+    for size in batches(count):
         now = utcnow()
-        rows, tag_lists = zip(*(_fake_task(rng, owner.id, now) for _ in range(size)), strict=True)
+        rows, tag_lists = zip(*(fake_task(rng, owner.id, now) for _ in range(size)), strict=True)
         if postgresql:
-            ids = _next_ids(Task.__table__, size)
-            _copy(Task.__table__, [{"id": i, **row} for i, row in zip(ids, rows, strict=True)])
+            ids = next_ids(Task.__table__, size)
+            copy_rows(Task.__table__, [{"id": i, **row} for i, row in zip(ids, rows, strict=True)])
         else:
             db.session.execute(insert(Task.__table__), list(rows))
             last = db.session.scalar(select(func.max(Task.id)))
@@ -121,7 +121,7 @@ def seed_tasks(owner: User, count: int, *, seed: int | None = None) -> int:
         ]
         for table, table_rows in ((TaskEvent.__table__, events), (task_tags, links)):
             if postgresql:
-                _copy(table, table_rows)
+                copy_rows(table, table_rows)
             elif table_rows:
                 db.session.execute(insert(table), table_rows)
         db.session.commit()
@@ -146,20 +146,22 @@ def _refresh_statistics(tables: Sequence[Table]) -> None:
     db.session.commit()
 
 
-def _batches(count: int) -> Iterator[int]:
+def batches(count: int, size: int = BATCH_SIZE) -> Iterator[int]:
+    """The sizes of the batches that make up `count`: `size` each, the last one the rest."""
     while count > 0:
-        yield min(count, BATCH_SIZE)
-        count -= BATCH_SIZE
+        yield min(count, size)
+        count -= size
 
 
-def _next_ids(table: Table, count: int) -> list[int]:
+def next_ids(table: Table, count: int) -> list[int]:
+    """The next `count` ids of the table's sequence (PostgreSQL), in one round trip."""
     sequence = func.pg_get_serial_sequence(table.name, "id")
     return list(db.session.scalars(select(func.nextval(sequence)).select_from(
         func.generate_series(1, count)
     )))  # fmt: skip
 
 
-def _copy(table: Table, rows: Sequence[dict[str, Any]]) -> None:
+def copy_rows(table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """COPY the rows into the table through the session's connection (same transaction)."""
     if not rows:
         return
@@ -184,9 +186,8 @@ def _csv_value(value: Any) -> Any:
     return value
 
 
-def _fake_task(
-    rng: random.Random, owner_id: int, now: datetime
-) -> tuple[dict[str, Any], list[str]]:
+def fake_task(rng: random.Random, owner_id: int, now: datetime) -> tuple[dict[str, Any], list[str]]:
+    """A varied task as a `tasks` row (every column but `id`) and its tag names."""
     created = now - timedelta(seconds=rng.randint(0, 180 * 86_400))
     updated = min(now, created + timedelta(seconds=rng.randint(0, 20 * 86_400)))
     status = rng.choices(_STATUSES, cum_weights=_STATUS_WEIGHTS)[0]

@@ -6,16 +6,29 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, and_, bindparam, exists, func, literal, or_, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    String,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from tasktracker.errors import BadRequest, Conflict, NotFound, PreconditionFailed, ValidationFailed
@@ -36,6 +49,7 @@ from tasktracker.models import (
 from tasktracker.pagination import Page, SortKey, Total, count, paginate
 from tasktracker.schemas import (
     PaginationQuerySchema,
+    TaskBulkWriteSchema,
     TaskListQuerySchema,
     TaskPatchSchema,
     TaskSchema,
@@ -51,6 +65,8 @@ COUNT_LIMIT = 1_000
 _COUNTER_PARAMS = frozenset(
     {"status", "completed", "deleted", "sort", "page", "per_page", "offset", "cursor"}
 )
+# Two parameters a tag: within SQLite's limit of 32 766 a statement (since 3.32).
+SQLITE_TAGS_PER_STATEMENT = 16_000
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 _SORT_COLUMNS = {
     "created_at": Task.created_at,
@@ -64,8 +80,9 @@ _SORT_COLUMNS = {
 
 
 @dataclass(frozen=True)
-class CreatedTask:
-    """The response to a create: the task's representation, replayed for a repeated key."""
+class Created:
+    """The response to a create: the representation of what it created (a task, or
+    `{"items": [...]}` for a bulk create), replayed for a repeated key."""
 
     body: dict[str, Any]
     replayed: bool
@@ -168,13 +185,39 @@ def create_task(
     *,
     idempotency_key: str | None = None,
     schema: TaskWriteSchema | None = None,
-) -> CreatedTask:
+) -> Created:
     """Commits the task and its `created` event; with a key, also the response to replay.
     `schema`: how the input arrives (TaskFormSchema for an HTML form), same rules."""
+
+    def create() -> dict[str, Any]:
+        (task,) = insert_tasks(owner, [load_body(schema or TaskWriteSchema(), data)])
+        return TaskSchema().dump(task)
+
+    return _create_once(owner, data, idempotency_key, create)
+
+
+def create_tasks(owner: User, data: Any, *, idempotency_key: str | None = None) -> Created:
+    """All or nothing: every task of `{"tasks": [...]}` is validated first (a 422 names
+    `tasks.<index>.<field>`), then all are committed with their `created` events, and the
+    body lists them in the order sent. With a key, also the response to replay."""
+
+    def create() -> dict[str, Any]:
+        tasks = insert_tasks(owner, load_body(TaskBulkWriteSchema(), data)["tasks"])
+        return {"items": TaskSchema(many=True).dump(tasks)}
+
+    return _create_once(owner, data, idempotency_key, create)
+
+
+def _create_once(
+    owner: User, data: Any, idempotency_key: str | None, create: Callable[[], dict[str, Any]]
+) -> Created:
+    """Runs `create` (validate, insert, dump) and commits. With an Idempotency-Key, the same
+    key and body within the window replay the stored response instead, another body is a
+    422, and the response is stored in the same commit as what it created."""
     if idempotency_key is None:
-        task = _new_task(owner, load_body(schema or TaskWriteSchema(), data))
+        body = create()
         db.session.commit()
-        return CreatedTask(TaskSchema().dump(task), replayed=False)
+        return Created(body, replayed=False)
 
     if not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
         raise BadRequest(
@@ -189,9 +232,7 @@ def create_task(
     if replay is not None:
         return replay
 
-    task = _new_task(owner, load_body(TaskWriteSchema(), data))
-    db.session.flush()
-    body = TaskSchema().dump(task)
+    body = create()
     db.session.add(
         IdempotencyKey(
             user_id=owner.id,
@@ -210,7 +251,73 @@ def create_task(
         if replay is None:
             raise
         return replay
-    return CreatedTask(body, replayed=False)
+    return Created(body, replayed=False)
+
+
+def insert_tasks(owner: User, items: Sequence[Mapping[str, Any]]) -> list[Task]:
+    """Inserts tasks loaded by TaskWriteSchema, each with its `created` event and its tags,
+    in the caller's transaction (no commit); returns them in order, built from what was
+    written. A multi-row INSERT for the tasks (RETURNING their ids in the order sent), one
+    for the events, one statement for the tags (_attach_tags). SQLAlchemy's insertmanyvalues
+    sends an INSERT's rows in pages of at most 1 000 rows and 32 700 bind parameters
+    (PostgreSQL allows 65 535 a statement, SQLite 32 766), so up to 1 000 tasks take one
+    statement each, and no number of them passes either limit."""
+    now = utcnow()
+    rows = [new_task_row(owner, fields, now) for fields in items]
+    tasks_table, events_table = Task.__table__, TaskEvent.__table__
+    ids = db.session.scalars(
+        insert(tasks_table).returning(tasks_table.c.id, sort_by_parameter_order=True), rows
+    ).all()
+    db.session.execute(
+        insert(events_table),
+        [
+            {"task_id": task_id, **created_event(fields, now)}
+            for task_id, fields in zip(ids, items, strict=True)
+        ],
+    )
+    tags = _attach_tags(
+        owner, [(task_id, fields["tags"]) for task_id, fields in zip(ids, items, strict=True)]
+    )
+    tasks = []
+    for task_id, row in zip(ids, rows, strict=True):
+        task = Task(id=task_id, **row)
+        set_committed_value(task, "tags", tags.get(task_id, []))
+        make_transient_to_detached(task)  # persistent, as loaded: no INSERT of its own
+        db.session.add(task)
+        tasks.append(task)
+    return tasks
+
+
+def new_task_row(owner: User, fields: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """The `tasks` row of a task created now from fields loaded by TaskWriteSchema: every
+    column but `id`, so that the Task built from it has nothing left to load."""
+    return {
+        "owner_id": owner.id,
+        "title": fields["title"],
+        "description": fields["description"],
+        "priority": fields["priority"],
+        "status": fields["status"],
+        "due_at": fields["due_at"],
+        "completed_at": now if fields["status"] == TaskStatus.COMPLETED else None,
+        "created_at": now,
+        "updated_at": now,
+        "deleted_at": None,
+        "version": 1,
+    }
+
+
+def created_event(fields: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """The `created` event (its columns but `task_id`) of a task created now from fields
+    loaded by TaskWriteSchema."""
+    return {
+        "at": now,
+        "kind": EventKind.CREATED.value,
+        "message": "Created.",
+        "data": {
+            name: _jsonable(fields[name])
+            for name in ("title", "priority", "status", "due_at", "tags")
+        },
+    }
 
 
 def update_task(
@@ -340,35 +447,6 @@ def purge_idempotency_keys() -> int:
 # --- helpers -----------------------------------------------------------------------------
 
 
-def _new_task(owner: User, fields: Mapping[str, Any]) -> Task:
-    """Flushes the task and its `created` event, then attaches its tags."""
-    now = utcnow()
-    task = Task(
-        owner_id=owner.id,
-        title=fields["title"],
-        description=fields["description"],
-        priority=fields["priority"],
-        status=fields["status"],
-        due_at=fields["due_at"],
-        completed_at=now if fields["status"] == TaskStatus.COMPLETED else None,
-        created_at=now,
-        updated_at=now,
-    )
-    db.session.add(task)
-    record_event(
-        task,
-        EventKind.CREATED,
-        "Created.",
-        {
-            name: _jsonable(fields[name])
-            for name in ("title", "priority", "status", "due_at", "tags")
-        },
-    )
-    db.session.flush()
-    set_committed_value(task, "tags", _attach_tags(owner, task.id, fields["tags"]))
-    return task
-
-
 def _task_for_change(owner: User, task_id: int, if_match: Sequence[int] | None = None) -> Task:
     """The task locked for update; 412 if `if_match` names other versions, 409 if in the trash."""
     task = get_task(owner, task_id, for_update=True)
@@ -414,55 +492,96 @@ def record_event(
 
 
 def ensure_tags(owner: User, names: Sequence[str]) -> list[Tag]:
-    """The owner's tags of these names, by name, creating the missing ones: one statement,
-    safe under concurrency (an existing tag is returned, and locked until the commit)."""
+    """The owner's tags of these names, by name, creating the missing ones: one statement
+    (on SQLite one per SQLITE_TAGS_PER_STATEMENT names), safe under concurrency (an existing
+    tag is returned, and locked until the commit)."""
     if not names:
         return []
-    return sorted(db.session.scalars(_upsert_tags(owner, names).returning(Tag)), key=_by_name)
+    step = len(names) if _on_postgresql() else SQLITE_TAGS_PER_STATEMENT
+    chunks = [names[start : start + step] for start in range(0, len(names), step)]
+    tags = [tag for chunk in chunks for tag in db.session.scalars(
+        _upsert_tags(owner, chunk).returning(Tag)
+    )]  # fmt: skip
+    return sorted(tags, key=_by_name)
 
 
-def _attach_tags(owner: User, task_id: int, names: Sequence[str]) -> list[Tag]:
-    """Links a new task to the owner's tags of these names, creating the missing ones.
+def _attach_tags(owner: User, tagged: Sequence[tuple[int, Sequence[str]]]) -> dict[int, list[Tag]]:
+    """Links new tasks, given as (task id, tag names), to the owner's tags of these names,
+    creating the missing ones; returns each task's tags by name.
 
-    On PostgreSQL in one statement (the upsert's RETURNING feeds the links' INSERT);
-    SQLite has no INSERT inside WITH, so there it takes two.
+    On PostgreSQL in one statement of four parameters, whatever the number of tasks and tags
+    (the upsert's RETURNING feeds the links' INSERT, the pairs go as two arrays); SQLite has
+    no INSERT inside WITH, so there the tags and the links take a statement each.
     """
-    if not names:
-        return []
-    upsert = _upsert_tags(owner, names)
-    if db.session.get_bind().dialect.name != "postgresql":
+    pairs = [(task_id, name) for task_id, names in tagged for name in names]
+    if not pairs:
+        return {}
+    names = sorted({name for _, name in pairs})  # one lock order for concurrent creates
+    if _on_postgresql():
+        tag = _upsert_tags(owner, names).returning(Tag.id, Tag.owner_id, Tag.name).cte("tag")
+        pair = (
+            func.unnest(
+                _array([task_id for task_id, _ in pairs], BigInteger()),
+                _array([name for _, name in pairs], String()),
+            )
+            .table_valued("task_id", "name")
+            .render_derived(name="pair")
+        )
+        link = task_tags.insert().from_select(
+            ["task_id", "tag_id"],
+            select(pair.c.task_id, tag.c.id).join(tag, tag.c.name == pair.c.name),
+        )
+        tags = db.session.scalars(
+            select(Tag)
+            .from_statement(select(tag).add_cte(link.cte("link")).add_cte(tag))
+            .execution_options(populate_existing=True)
+        ).all()
+    else:
         tags = ensure_tags(owner, names)
-        db.session.execute(task_tags.insert(), [{"task_id": task_id, "tag_id": t.id} for t in tags])
-        return tags
-    tag = upsert.returning(Tag.id, Tag.owner_id, Tag.name).cte("tag")
-    link = task_tags.insert().from_select(
-        ["task_id", "tag_id"], select(literal(task_id, BigId), tag.c.id)
-    )
-    attached = (
-        select(Tag)
-        .from_statement(select(tag).add_cte(link.cte("link")).add_cte(tag))
-        .execution_options(populate_existing=True)
-    )
-    return sorted(db.session.scalars(attached), key=_by_name)
+        tag_ids = {tag.name: tag.id for tag in tags}
+        db.session.execute(
+            task_tags.insert(),
+            [{"task_id": task_id, "tag_id": tag_ids[name]} for task_id, name in pairs],
+        )
+    by_name = {tag.name: tag for tag in tags}
+    attached: dict[int, list[Tag]] = {}
+    for task_id, name in pairs:
+        attached.setdefault(task_id, []).append(by_name[name])
+    return attached
 
 
 def _upsert_tags(owner: User, names: Sequence[str]) -> Any:
     """INSERT the tags, and on a name the owner has already "update" it to itself: unlike
-    DO NOTHING, RETURNING then gives every tag, even one committed concurrently."""
-    insert = (
-        postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    )
-    statement = insert(Tag).values([{"owner_id": owner.id, "name": name} for name in names])
+    DO NOTHING, RETURNING then gives every tag, even one committed concurrently. On
+    PostgreSQL the names go as one array parameter."""
+    if _on_postgresql():
+        statement = postgresql.insert(Tag).from_select(
+            ["owner_id", "name"],
+            select(literal(owner.id, BigId), func.unnest(_array(names, String()))),
+        )
+    else:
+        statement = sqlite.insert(Tag).values(
+            [{"owner_id": owner.id, "name": name} for name in names]
+        )
     return statement.on_conflict_do_update(
         index_elements=[Tag.owner_id, Tag.name], set_={"name": statement.excluded.name}
     )
+
+
+def _array(values: Sequence[Any], item_type: Any) -> Any:
+    """A PostgreSQL array parameter (SQLAlchemy casts it to its type: `::VARCHAR[]`)."""
+    return bindparam(None, list(values), type_=ARRAY(item_type))
+
+
+def _on_postgresql() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
 
 
 def _by_name(tag: Tag) -> str:
     return tag.name
 
 
-def _replay(owner: User, key: str, request_hash: str) -> CreatedTask | None:
+def _replay(owner: User, key: str, request_hash: str) -> Created | None:
     """The stored response for this key, if the key is still in its window."""
     stored = db.session.scalar(
         select(IdempotencyKey).where(IdempotencyKey.user_id == owner.id, IdempotencyKey.key == key)
@@ -479,7 +598,7 @@ def _replay(owner: User, key: str, request_hash: str) -> CreatedTask | None:
             "This Idempotency-Key was already used with a different body.",
             code="idempotency_key_reused",
         )
-    return CreatedTask(stored.response_body, replayed=True)
+    return Created(stored.response_body, replayed=True)
 
 
 def _jsonable(value: Any) -> Any:

@@ -131,3 +131,19 @@ def test_docs_pages_use_only_assets_the_app_serves(client: Any, path: str) -> No
     script_src = re.search(r"script-src ([^;]+)", csp).group(1)
     assert script_src == "'self'"
     assert "<script>" not in html  # no inline script: the CSP would block it
+
+
+def test_bulk_create_is_documented(document: dict[str, Any]) -> None:
+    operation = operations(document)[("/api/tasks/bulk", "post")]
+    assert "Idempotency-Key" in {p["name"] for p in operation["parameters"]}
+    assert operation["responses"]["201"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/TaskBulk"
+    }
+    schemas = document["components"]["schemas"]
+    tasks = schemas["TaskBulkWrite"]["properties"]["tasks"]
+    assert (tasks["minItems"], tasks["maxItems"]) == (1, 1000)
+    assert tasks["items"] == {"$ref": "#/components/schemas/TaskWrite"}
+    assert schemas["TaskBulkWrite"]["required"] == ["tasks"]
+    assert schemas["TaskBulk"]["properties"]["items"]["items"] == {
+        "$ref": "#/components/schemas/Task"
+    }
