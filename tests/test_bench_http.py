@@ -55,12 +55,15 @@ def test_bench_http_checks_the_twin_then_prints_every_route_s_figures(
         for target in ("app", "twin") if route in TWIN_ROUTES else ("app",):
             figures = (
                 rf"^round 1/1  {route} +{target} +[\d,.]+ req/s  p50 +[\d.]+ ms  "
-                rf"p99 +[\d.]+ ms  non-2xx 0  socket errors 0  load [\d.]+$"
+                rf"p99 +[\d.]+ ms  cpu/req +[\d.]+ \+ db +[\d.]+ ms  "
+                rf"non-2xx 0  socket errors 0  load [\d.]+$"
             )
             assert re.search(figures, out, re.MULTILINE), (route, target, out)
     summary = out[out.index("summary:") :]
     for route in TWIN_ROUTES:
-        assert re.search(rf"^{route} +app +[\d,.]+ +[\d.]+ +[\d.]+ +x[\d.]+", summary, re.M)
+        assert re.search(
+            rf"^{route} +app +[\d,.]+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +x[\d.]+", summary, re.M
+        )
     for route, baseline in (("list", "get"), ("search", "get"), ("deep", "list")):
         assert re.search(rf"^{route} +app .* {route}/{baseline} x[\d.]+$", summary, re.M)
     assert "ERRORS" not in out

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import click
 from flask import current_app
+from sqlalchemy import text
 
 from tasktracker.bench import bench, throwaway_account
 from tasktracker.bench.dataset import (
@@ -30,6 +31,7 @@ from tasktracker.bench.dataset import (
 from tasktracker.bench.identity import check_twin, fetch
 from tasktracker.bench.runs import POST_BODY, READ_PATHS, ROUTES, SCRIPTS, report, run_line, run_wrk
 from tasktracker.bench.servers import serving
+from tasktracker.extensions import db
 from tasktracker.services import accounts
 from tasktracker.services.seed import seed_tasks
 
@@ -131,6 +133,7 @@ def bench_http(
         env = _server_env(workers)
         with serving(targets, env, root, directory) as servers:
             ports = {name: server.port for name, server in servers.items()}
+            postmaster = _postmaster_pid()
             click.echo(f"app and twin: {workers} gunicorn workers each, ports {ports}")
             for compared in check_twin(ports["app"], ports["twin"], token, samples, POST_BODY):
                 click.echo(f"identical: {compared}")
@@ -152,7 +155,8 @@ def bench_http(
                         command.append(f"http://127.0.0.1:{ports[target]}")
                         if name in arguments:
                             command += ["--", arguments[name]]
-                        run = run_wrk(command, round_number, name, target, token, duration)
+                        cpu_of = (servers[target].process.pid, postmaster)
+                        run = run_wrk(command, round_number, name, target, token, duration, cpu_of)
                         runs.append(run)
                         click.echo(f"round {round_number}/{rounds}  {run_line(run)}")
     report(runs, rounds)
@@ -185,6 +189,20 @@ def _deep_path(app_port: int, token: str, live: int) -> str:
         raise click.ClickException(f"page {page - 1} has no cursor link to page {page}")
     click.echo(f"deep: page {page} by cursor")
     return found.group(1)
+
+
+def _postmaster_pid() -> int | None:
+    """PostgreSQL's root process (the parent of this session's backend), whose process
+    tree's CPU time is the database's share of each run; None unless the server runs on
+    this machine and /proc shows it."""
+    if db.engine.url.host not in (None, "", "127.0.0.1", "localhost", "::1"):
+        return None
+    backend = db.session.scalar(text("SELECT pg_backend_pid()"))
+    db.session.rollback()
+    try:
+        return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _server_env(workers: int) -> dict[str, str]:

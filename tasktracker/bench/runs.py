@@ -9,6 +9,7 @@ import re
 import statistics
 import subprocess
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,6 +78,9 @@ class Run:
     timeouts: int
     reused: int
     load: float
+    # CPU time per request of the server's processes and of PostgreSQL's, when /proc tells.
+    server_cpu_ms: float | None = None
+    database_cpu_ms: float | None = None
 
     @property
     def per_second(self) -> float:
@@ -105,11 +109,36 @@ class Run:
         return "; ".join(problems) or None
 
 
+def tree_cpu_seconds(pid: int | None) -> float | None:
+    """CPU time of a process and its children, live or ended (Linux's /proc: an ended
+    child's time is in its parent's cutime and cstime once reaped); None without /proc."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            with suppress(OSError, IndexError):
+                fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return None
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def run_wrk(
-    command: Sequence[str], round_number: int, route: str, target: str, token: str, duration: int
+    command: Sequence[str],
+    round_number: int,
+    route: str,
+    target: str,
+    token: str,
+    duration: int,
+    cpu_of: Sequence[int | None] = (),
 ) -> Run:
-    """Runs wrk (bounded by a timeout) and reads the line its script's done() prints."""
+    """Runs wrk (bounded by a timeout) and reads the line its script's done() prints; with
+    `cpu_of` (the server's and PostgreSQL's root pids), the CPU time each spent a request."""
     env = {**os.environ, "BENCH_TOKEN": token, "BENCH_POST_BODY": POST_BODY.decode()}
+    before = [tree_cpu_seconds(pid) for pid in cpu_of]
     try:
         done = subprocess.run(
             command,
@@ -128,7 +157,25 @@ def run_wrk(
             f"{done.stdout[-2000:]}{done.stderr[-2000:]}"
         )
     figures = json.loads(found.group(1))
-    return Run(round_number, route, target, load=os.getloadavg()[0], **figures)
+    after = [tree_cpu_seconds(pid) for pid in cpu_of]
+    per_request = [
+        None if b is None or a is None else 1000 * (a - b) / max(figures["requests"], 1)
+        for b, a in zip(before, after, strict=True)
+    ]
+    server_cpu, database_cpu = [*per_request, None, None][:2]
+    return Run(
+        round_number,
+        route,
+        target,
+        load=os.getloadavg()[0],
+        server_cpu_ms=server_cpu,
+        database_cpu_ms=database_cpu,
+        **figures,
+    )
+
+
+def _cpu(milliseconds: float | None) -> str:
+    return "  -  " if milliseconds is None else f"{milliseconds:5.2f}"
 
 
 def run_line(run: Run) -> str:
@@ -136,6 +183,7 @@ def run_line(run: Run) -> str:
     line = (
         f"{run.route:<13} {run.target:<4} {run.per_second:9,.1f} req/s  "
         f"p50 {run.p50_us / 1000:7.2f} ms  p99 {run.p99_us / 1000:7.2f} ms  "
+        f"cpu/req {_cpu(run.server_cpu_ms)} + db {_cpu(run.database_cpu_ms)} ms  "
         f"non-2xx {run.non_2xx}  socket errors {run.socket_errors}  load {run.load:.2f}"
     )
     return line + ("  <-- ERRORS" if run.problem else "")
@@ -151,12 +199,15 @@ def report(runs: Sequence[Run], rounds: int) -> None:
             "rps": statistics.median(run.per_second for run in of_key),
             "p50": statistics.median(run.p50_us for run in of_key) / 1000,
             "p99": statistics.median(run.p99_us for run in of_key) / 1000,
+            "cpu": _median_or_none([run.server_cpu_ms for run in of_key]),
+            "db": _median_or_none([run.database_cpu_ms for run in of_key]),
         }
     click.echo(f"\nsummary: medians over {rounds} round(s); the ratios are of req/s:")
     click.echo("  app/twin: the app's over its twin's; a/b: route a's over route b's, one server")
+    click.echo("  cpu, db: CPU ms a request took in the server's processes and in PostgreSQL's")
     click.echo(
-        f"{'route':<13} {'target':<6} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}  "
-        f"{'app/twin':>8}  ratio to another route"
+        f"{'route':<13} {'target':<6} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'cpu':>5} "
+        f"{'db':>5}  {'app/twin':>8}  ratio to another route"
     )
     for (route, target), figures in medians.items():
         twin = medians.get((route, "twin"))
@@ -167,7 +218,8 @@ def report(runs: Sequence[Run], rounds: int) -> None:
             vs_base = f"{route}/{base} x{figures['rps'] / medians[(base, target)]['rps']:.2f}"
         line = (
             f"{route:<13} {target:<6} {figures['rps']:9,.1f} {figures['p50']:8.2f} "
-            f"{figures['p99']:8.2f}  {vs_twin:>8}  {vs_base}"
+            f"{figures['p99']:8.2f} {_cpu(figures['cpu'])} {_cpu(figures['db'])}  "
+            f"{vs_twin:>8}  {vs_base}"
         )
         click.echo(line.rstrip())
     failed = [run for run in runs if run.problem]
@@ -182,3 +234,8 @@ def report(runs: Sequence[Run], rounds: int) -> None:
         raise click.ClickException(
             f"{len(failed)} of {len(runs)} runs had errors: their figures do not count"
         )
+
+
+def _median_or_none(values: Sequence[float | None]) -> float | None:
+    known = [value for value in values if value is not None]
+    return statistics.median(known) if known else None

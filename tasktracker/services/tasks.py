@@ -93,6 +93,8 @@ class Created:
 _LIST_QUERY = TaskListQuerySchema()
 _PAGE_QUERY = PaginationQuerySchema()
 _WRITE = TaskWriteSchema()
+_BULK_WRITE = TaskBulkWriteSchema()
+_TASK = TaskSchema()
 _PATCH = TaskPatchSchema(partial=True)
 
 # --- reading -----------------------------------------------------------------------------
@@ -190,8 +192,8 @@ def create_task(
     `schema`: how the input arrives (TaskFormSchema for an HTML form), same rules."""
 
     def create() -> dict[str, Any]:
-        (task,) = insert_tasks(owner, [load_body(schema or TaskWriteSchema(), data)])
-        return TaskSchema().dump(task)
+        (task,) = insert_tasks(owner, [load_body(schema or _WRITE, data)])
+        return _TASK.dump(task)
 
     return _create_once(owner, data, idempotency_key, create)
 
@@ -202,8 +204,8 @@ def create_tasks(owner: User, data: Any, *, idempotency_key: str | None = None) 
     body lists them in the order sent. With a key, also the response to replay."""
 
     def create() -> dict[str, Any]:
-        tasks = insert_tasks(owner, load_body(TaskBulkWriteSchema(), data)["tasks"])
-        return {"items": TaskSchema(many=True).dump(tasks)}
+        tasks = insert_tasks(owner, load_body(_BULK_WRITE, data)["tasks"])
+        return {"items": _TASK.dump(tasks, many=True)}
 
     return _create_once(owner, data, idempotency_key, create)
 
