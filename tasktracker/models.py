@@ -178,8 +178,8 @@ def _trigram_index(column: str) -> Index:
         column,
         postgresql_using="gin",
         postgresql_ops={column: "gin_trgm_ops"},
-        # No pending list, which every search would read through (migration 0004).
-        postgresql_with={"fastupdate": "off"},
+        # A small pending list, which every search reads through (migration 0004).
+        postgresql_with={"gin_pending_list_limit": 256},
     ).ddl_if(dialect="postgresql")
 
 

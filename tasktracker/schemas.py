@@ -154,7 +154,10 @@ class Timestamp(fields.AwareDateTime):
 
 def path_for(endpoint: str, **values: Any) -> str:
     """A resource's path, with or without a request (a service dumps in the CLI and jobs)."""
-    adapter = current_app.url_map.bind("", script_name=current_app.config["APPLICATION_ROOT"])
+    adapter = current_app.extensions.get("tasktracker.paths")
+    if adapter is None:  # bound once per app: a page of tasks builds a path per task
+        adapter = current_app.url_map.bind("", script_name=current_app.config["APPLICATION_ROOT"])
+        current_app.extensions["tasktracker.paths"] = adapter
     return adapter.build(endpoint, values)
 
 

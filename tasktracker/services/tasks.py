@@ -130,6 +130,13 @@ def list_tasks(owner: User, args: Mapping[str, Any]) -> Page[Task]:
     )
 
 
+_COUNTED = select(func.coalesce(func.sum(TaskCount.tasks), 0)).where(
+    TaskCount.owner_id == bindparam("owner_id"),
+    TaskCount.status.in_(bindparam("statuses", expanding=True)),
+    TaskCount.in_trash.in_(bindparam("in_trash", expanding=True)),
+)
+
+
 def _total(owner: User, params: Mapping[str, Any], where: Sequence[ColumnElement[bool]]) -> Total:
     """A list's total. Filtered by status and the trash alone (every view of the pages,
     the default list among them), it is exact and read from the owner's counters (at most
@@ -141,12 +148,15 @@ def _total(owner: User, params: Mapping[str, Any], where: Sequence[ColumnElement
             done = {TaskStatus.COMPLETED.value}
             statuses = statuses & done if params["completed"] else statuses - done
         in_trash = {"exclude": [False], "only": [True], "include": [False, True]}
-        counted = select(func.coalesce(func.sum(TaskCount.tasks), 0)).where(
-            TaskCount.owner_id == owner.id,
-            TaskCount.status.in_(sorted(statuses)),
-            TaskCount.in_trash.in_(in_trash[params["deleted"]]),
+        counted = db.session.scalar(
+            _COUNTED,
+            {
+                "owner_id": owner.id,
+                "statuses": sorted(statuses),
+                "in_trash": in_trash[params["deleted"]],
+            },
         )
-        return Total(int(db.session.scalar(counted)))  # sum() is a numeric on PostgreSQL
+        return Total(int(counted))  # sum() is a numeric on PostgreSQL
     matches = select(Task.id).where(*where).limit(COUNT_LIMIT + 1).subquery()
     found = db.session.scalar(select(func.count()).select_from(matches))
     return Total(min(found, COUNT_LIMIT), exact=found <= COUNT_LIMIT)
@@ -608,7 +618,6 @@ def _jsonable(value: Any) -> Any:
 
 
 def _task_filters(owner: User, params: Mapping[str, Any]) -> list[ColumnElement[bool]]:
-    now = utcnow()
     where: list[ColumnElement[bool]] = [Task.owner_id == owner.id]
     deleted = params["deleted"]
     if deleted == "exclude":
@@ -640,8 +649,8 @@ def _task_filters(owner: User, params: Mapping[str, Any]) -> list[ColumnElement[
         where.append(Task.due_at >= params["due_after"])
     if "due_before" in params:
         where.append(Task.due_at < params["due_before"])
-    overdue = and_(Task.due_at < now, Task.status != TaskStatus.COMPLETED)
     if "overdue" in params:
+        overdue = and_(Task.due_at < utcnow(), Task.status != TaskStatus.COMPLETED)
         where.append(overdue if params["overdue"] else ~overdue | Task.due_at.is_(None))
     if "completed" in params:
         done = Task.status == TaskStatus.COMPLETED
