@@ -23,7 +23,6 @@ from tasktracker.extensions import (
     db,
     limiter,
     login_manager,
-    migrate,
     redis_client,
 )
 from tasktracker.headers import register_security_headers
@@ -60,9 +59,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     app.session_interface = CookieSessions()
     db.init_app(app)
-    migrate.init_app(
-        app, db, directory=os.path.normpath(os.path.join(app.root_path, "..", "migrations"))
-    )
     csrf.init_app(app)
     login_manager.init_app(app)
     limiter.init_app(app)

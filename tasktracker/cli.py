@@ -1,16 +1,19 @@
-"""`flask --app wsgi ...` commands: create-user, seed."""
+"""`flask --app wsgi ...` commands: db (Flask-Migrate, loaded when used), create-user, seed,
+worker, bench."""
 
 from __future__ import annotations
 
 import secrets
 import time
+from typing import Any
 
 import click
 from flask import Flask, current_app
-from flask.cli import with_appcontext
+from flask.cli import ScriptInfo, with_appcontext
 
 from tasktracker.bench import bench
 from tasktracker.errors import AppError
+from tasktracker.extensions import init_migrations
 from tasktracker.services import accounts
 from tasktracker.services.seed import seed_tasks
 from tasktracker.worker import run_worker
@@ -106,7 +109,36 @@ def worker(burst: bool, fork: bool, max_jobs: int | None, queues: tuple[str, ...
     run_worker(queues, burst=burst, fork=fork, max_jobs=max_jobs)
 
 
+class MigrationCommands(click.Group):
+    """`flask db ...`: Flask-Migrate's commands (upgrade, migrate, downgrade, ...), loaded
+    when `flask db` runs rather than with every app (tasktracker.extensions.init_migrations):
+    the group takes on Flask-Migrate's own options, callback and subcommands then."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:  # fmt: skip
+        commands = self._commands(parent)
+        self.params, self.callback = commands.params, commands.callback
+        return super().make_context(info_name, args, parent, **extra)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return self._commands(ctx).list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        return self._commands(ctx).get_command(ctx, name)
+
+    @staticmethod
+    def _commands(ctx: click.Context | None) -> click.Group:
+        if ctx is not None:
+            init_migrations(ctx.ensure_object(ScriptInfo).load_app())
+        from flask_migrate.cli import db as flask_migrate_commands
+
+        return flask_migrate_commands
+
+
 def register_commands(app: Flask) -> None:
+    app.cli.add_command(MigrationCommands("db", help="Database migrations (Flask-Migrate)."))
     app.cli.add_command(create_user)
     app.cli.add_command(seed)
     app.cli.add_command(bench)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import fakeredis
@@ -12,7 +13,6 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import Engine, MetaData, event
@@ -45,7 +45,6 @@ class IdConverter(IntegerConverter):
 # After a commit, objects keep what was written: a response is built from it, not re-read.
 # (A read that must see other transactions' writes asks for populate_existing.)
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
-migrate = Migrate()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
 
@@ -55,6 +54,19 @@ def auth_rate_limit(*, methods: list[str] | None = None) -> Any:
     return limiter.limit(
         lambda: current_app.config["RATELIMIT_AUTH"], key_func=get_remote_address, methods=methods
     )
+
+
+MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
+
+
+def init_migrations(app: Flask) -> None:
+    """Flask-Migrate on this app (once), imported only here: it brings Alembic, which only
+    `flask db` and the test suite use, and which would otherwise take a tenth of every web
+    worker's memory."""
+    if "migrate" not in app.extensions:
+        from flask_migrate import Migrate
+
+        Migrate(app, db, directory=MIGRATIONS)
 
 
 class CookieSessions(SecureCookieSessionInterface):

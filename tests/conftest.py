@@ -29,6 +29,7 @@ from werkzeug.test import TestResponse
 from tasktracker import create_app, security
 from tasktracker.config import normalise_database_url
 from tasktracker.extensions import db as _db
+from tasktracker.extensions import init_migrations
 from tasktracker.services import accounts
 
 TESTS = Path(__file__).parent
@@ -110,7 +111,8 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def make_app(database_url: str, redis_url: str, **overrides: Any) -> Flask:
-    return create_app(
+    """The app for a test, with Flask-Migrate on it (as `flask db` has it) for `upgrade()`."""
+    app = create_app(
         {
             "TASKTRACKER_ENV": "testing",
             "DATABASE_URL": database_url,
@@ -121,6 +123,8 @@ def make_app(database_url: str, redis_url: str, **overrides: Any) -> Flask:
             **overrides,
         }
     )
+    init_migrations(app)
+    return app
 
 
 @pytest.fixture(scope="session")

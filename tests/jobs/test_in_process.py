@@ -12,7 +12,7 @@ from flask import Flask
 from flask_migrate import upgrade
 
 from tasktracker import create_app
-from tasktracker.extensions import db
+from tasktracker.extensions import db, init_migrations
 from tasktracker.services import accounts
 from tests.conftest import ApiClient
 from tests.jobs.conftest import SETTINGS, finished, wait_for
@@ -31,6 +31,7 @@ def zero_config_app(tmp_path: Path) -> Iterator[Flask]:
             **SETTINGS,
         }
     )
+    init_migrations(app)
     with app.app_context():
         upgrade()
     yield app
