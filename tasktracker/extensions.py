@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import fakeredis
 import redis
 from flask import Flask, Request, current_app
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
@@ -18,6 +18,9 @@ from flask_wtf import CSRFProtect
 from sqlalchemy import Engine, MetaData, event
 from sqlalchemy.orm import DeclarativeBase
 from werkzeug.routing import IntegerConverter
+
+if TYPE_CHECKING:
+    import fakeredis
 
 # Constraint names are part of the schema: migrations can only drop what they can name.
 NAMING_CONVENTION = {
@@ -106,7 +109,9 @@ class RedisClient:
         if url:
             client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
         else:
-            client = fakeredis.FakeRedis(server=_IN_PROCESS_REDIS)
+            import fakeredis  # only the zero-config app needs it
+
+            client = fakeredis.FakeRedis(server=_in_process_redis())
         app.extensions["redis"] = client
 
     @property
@@ -114,5 +119,12 @@ class RedisClient:
         return current_app.extensions["redis"]
 
 
-_IN_PROCESS_REDIS = fakeredis.FakeServer()
+@functools.cache
+def _in_process_redis() -> fakeredis.FakeServer:
+    """The one in-process Redis server, shared by every app of the process."""
+    import fakeredis
+
+    return fakeredis.FakeServer()
+
+
 redis_client = RedisClient()
