@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint
 from sqlalchemy import text
 
+from tasktracker.database import first_statement
 from tasktracker.errors import error_response
 from tasktracker.extensions import db, redis_client
 
@@ -16,7 +17,7 @@ RETRY_AFTER_SECONDS = "10"
 
 
 def _check_database() -> None:
-    db.session.execute(text("SELECT 1"))
+    first_statement(text("SELECT 1"))
     db.session.rollback()
 
 

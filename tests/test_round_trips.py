@@ -18,9 +18,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy import make_url
+from sqlalchemy import create_engine, make_url, text
 from werkzeug.test import TestResponse
 
+from tasktracker.config import normalise_database_url
 from tasktracker.extensions import db
 from tasktracker.services import accounts
 from tests.conftest import basic_auth, make_app, scratch_database
@@ -36,6 +37,8 @@ class Counted:
     client: FlaskClient
     token: str
     email: str
+    user_id: int
+    database_url: str
 
     def call(self, method: str, path: str, **kwargs: Any) -> TestResponse:
         headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
@@ -68,8 +71,11 @@ def counted(redis_url: str) -> Iterator[Counted]:
                     by_operator=True,
                 )
                 token = accounts.issue_token(user, {}).secret
+                user_id = user.id
                 db.session.remove()
-            counted = Counted(app, log, app.test_client(), token, "counted@example.com")
+            counted = Counted(
+                app, log, app.test_client(), token, "counted@example.com", user_id, url
+            )
             counted.call("GET", "/api/me")  # the pool's first connection; the last-use stamp
             try:
                 yield counted
@@ -236,3 +242,33 @@ def test_every_api_route_within_its_round_trips(counted: Counted) -> None:
             over.append(f"{name}: {len(queries)} > {most}:\n    " + "\n    ".join(queries))
     print("\n".join(report))
     assert not over, "\n".join(over)
+
+
+def _terminate_pooled_connections(c: Counted) -> None:
+    """What a PostgreSQL restart does to the app's pooled connections."""
+    engine = create_engine(normalise_database_url(c.database_url))
+    with engine.connect() as connection:
+        ended = connection.scalar(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    engine.dispose()
+    assert ended >= 1
+
+
+def test_a_connection_that_died_in_the_pool_fails_no_request(counted: Counted) -> None:
+    """No ping before a pooled connection is used: the first statement notices a dead one
+    by its error and runs again on a fresh connection, for the API, the pages and /health."""
+    task = counted.task()["id"]
+    _terminate_pooled_connections(counted)
+    assert counted.call("GET", f"/api/tasks/{task}").status_code == 200
+    _terminate_pooled_connections(counted)
+    assert counted.call("POST", "/api/tasks", json={"title": "After"}).status_code == 201
+    _terminate_pooled_connections(counted)
+    assert counted.client.get("/health").status_code == 200
+    _terminate_pooled_connections(counted)
+    with counted.app.app_context():
+        assert accounts.get_user(counted.user_id).email == counted.email  # a page's user
+        db.session.remove()

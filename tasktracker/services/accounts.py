@@ -49,7 +49,8 @@ def register_user(data: Any, *, by_operator: bool = False) -> User:
 
 
 def get_user(user_id: int) -> User | None:
-    return db.session.get(User, user_id)
+    """The signed-in user of a page request: its first statement (tasktracker.database)."""
+    return first_statement(select(User).where(User.id == user_id)).scalar_one_or_none()
 
 
 def user_by_email(email: str) -> User | None:

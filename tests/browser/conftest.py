@@ -94,7 +94,7 @@ AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 # The live server's and live worker's RQ queue (see `live_env`).
 LIVE_QUEUE = "tasktracker-browser-tests"
 WORKER_START_SECONDS = 30
-# Flags seen working as root on these machines (docs: /work/shared/LIBRARIES.md).
+# Flags seen working as root on these machines (../shared/LIBRARIES.md beside the project).
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",
