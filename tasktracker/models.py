@@ -198,9 +198,19 @@ class Task(db.Model):
         _live_index("ix_tasks_live_due", "due_at", "id"),
         _live_index("ix_tasks_live_priority", "priority", "id"),
         _live_index("ix_tasks_live_title", "title", "id"),
+        _live_index("ix_tasks_live_status", "status", "id"),
+        # The status filter in the default order.
         _live_index("ix_tasks_live_status_created", "status", "created_at", "id"),
-        # The trash and deleted=include lists, and the foreign key.
-        Index("ix_tasks_owner_deleted", "owner_id", "deleted_at"),
+        # The trash, and deleted=include, in the default order; the foreign key.
+        Index(
+            "ix_tasks_trash_created",
+            "owner_id",
+            "created_at",
+            "id",
+            postgresql_where=text("deleted_at IS NOT NULL"),
+            sqlite_where=text("deleted_at IS NOT NULL"),
+        ),
+        Index("ix_tasks_owner_created", "owner_id", "created_at", "id"),
         # `q` is a case-insensitive substring search: trigram indexes make ILIKE '%q%' fast.
         _trigram_index("title"),
         _trigram_index("description"),

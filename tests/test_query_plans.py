@@ -104,6 +104,11 @@ def assert_index_page(plan: dict[str, Any], index: str) -> None:
         ({"sort": "-due_at"}, "ix_tasks_live_due"),
         ({"sort": "-updated_at"}, "ix_tasks_live_updated"),
         ({"sort": "title"}, "ix_tasks_live_title"),
+        ({"sort": "status"}, "ix_tasks_live_status"),
+        ({"sort": "-status"}, "ix_tasks_live_status"),
+        ({"completed": "true"}, "ix_tasks_live_status_created"),
+        ({"deleted": "only"}, "ix_tasks_trash_created"),
+        ({"deleted": "include"}, "ix_tasks_owner_created"),
     ],
 )
 def test_list_reads_one_page_from_an_index(
