@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import click
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select
 
 from tasktracker.extensions import db
 from tasktracker.models import Task, TaskStatus, User
@@ -52,15 +52,6 @@ def ensure_big_data_set() -> None:
     db.session.add(User(email=BIG_COMPLETE, name="Benchmark data", password_hash=NO_PASSWORD))
     db.session.commit()
     click.echo(f"big data set: seeded in {time.perf_counter() - started:,.0f} s")
-
-
-def vacuum_analyze() -> None:
-    """Commits, then VACUUM (ANALYZE) of every table, so that counts read the visibility
-    map and plans see the new rows (SPEC §11)."""
-    db.session.commit()
-    tables = ", ".join(table.name for table in db.metadata.sorted_tables)
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text(f"VACUUM (ANALYZE) {tables}"))
 
 
 def write_task_ids(owner: User, path: Path) -> int:

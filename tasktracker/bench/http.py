@@ -24,13 +24,13 @@ from tasktracker.bench.dataset import (
     BIG_TASKS_PER_ACCOUNT,
     ensure_big_data_set,
     sample_task_ids,
-    vacuum_analyze,
     write_patch_lists,
     write_task_ids,
 )
 from tasktracker.bench.identity import check_twin, fetch
 from tasktracker.bench.runs import POST_BODY, READ_PATHS, ROUTES, SCRIPTS, report, run_line, run_wrk
 from tasktracker.bench.servers import serving
+from tasktracker.database import vacuum_analyze
 from tasktracker.extensions import db
 from tasktracker.services import accounts
 from tasktracker.services.seed import seed_tasks
@@ -122,7 +122,7 @@ def bench_http(
         seed_tasks(user, count, seed=7)
         click.echo(f"seeded {count:,} tasks in {time.perf_counter() - started:.1f} s")
         token = accounts.issue_token(user, {"name": "bench http"}).secret
-        vacuum_analyze()
+        vacuum_analyze(db.metadata.sorted_tables)
         live = write_task_ids(user, directory / "ids.txt")
         samples = sample_task_ids(user)
         targets = {
@@ -192,7 +192,7 @@ def _deep_path(app_port: int, token: str, live: int) -> str:
 
 
 def _postmaster_pid() -> int | None:
-    """PostgreSQL's root process (the parent of this session's backend), whose process
+    """PostgreSQL's root process (the parent of this connection's backend), whose process
     tree's CPU time is the database's share of each run; None unless the server runs on
     this machine and /proc shows it."""
     if db.engine.url.host not in (None, "", "127.0.0.1", "localhost", "::1"):

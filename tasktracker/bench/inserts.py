@@ -14,6 +14,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from tasktracker.bench import bench, throwaway_account
+from tasktracker.database import on_postgresql
 from tasktracker.extensions import db, limiter
 from tasktracker.models import Task, TaskEvent, User, task_tags, utcnow
 from tasktracker.schemas import MAX_TASKS_PER_BULK
@@ -55,8 +56,7 @@ def bench_insert(count: int, mode: str, random_seed: int) -> None:
     1 000 (the bulk route's limit), or the seed's for COPY. The counts of tasks, events and
     links before and after, and the account's list total, must add up, or the command fails.
     """
-    postgresql = db.session.get_bind().dialect.name == "postgresql"
-    if mode == "copy" and not postgresql:
+    if mode == "copy" and not on_postgresql():
         raise click.ClickException("--mode copy needs PostgreSQL (COPY).")
     batch = BATCH_SIZE if mode == "copy" else MAX_TASKS_PER_BULK
     rng = random.Random(random_seed)

@@ -17,8 +17,9 @@ from datetime import datetime, timedelta
 from itertools import accumulate
 from typing import Any
 
-from sqlalchemy import Engine, Table, func, insert, select, text
+from sqlalchemy import Table, func, insert, select
 
+from tasktracker.database import on_postgresql, vacuum_analyze
 from tasktracker.extensions import db
 from tasktracker.models import EventKind, Task, TaskEvent, TaskStatus, User, task_tags, utcnow
 from tasktracker.services.tasks import ensure_tags
@@ -97,7 +98,7 @@ def seed_tasks(owner: User, count: int, *, seed: int | None = None) -> int:
     5 % in the trash), each with its `created` event. Commits per batch; returns the count."""
     rng = random.Random(seed)
     tag_ids = {tag.name: tag.id for tag in ensure_tags(owner, sorted(_TAGS))}
-    postgresql = db.session.get_bind().dialect.name == "postgresql"
+    postgresql = on_postgresql()
     inserted = 0
     for size in batches(count):
         now = utcnow()
@@ -126,24 +127,8 @@ def seed_tasks(owner: User, count: int, *, seed: int | None = None) -> int:
                 db.session.execute(insert(table), table_rows)
         db.session.commit()
         inserted += size
-    _refresh_statistics([Task.__table__, TaskEvent.__table__, task_tags])
+    vacuum_analyze([Task.__table__, TaskEvent.__table__, task_tags])
     return inserted
-
-
-def _refresh_statistics(tables: Sequence[Table]) -> None:
-    """Fresh planner statistics, or the planner would judge the new rows by the old numbers;
-    and on PostgreSQL a fresh visibility map (VACUUM), without which count(*) and index-only
-    scans read the table itself. VACUUM runs outside any transaction: a session bound to a
-    connection already in one (the test suite's) gets ANALYZE alone."""
-    bind = db.session.get_bind()
-    if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
-        with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            for table in tables:
-                connection.execute(text(f"VACUUM (ANALYZE) {table.name}"))
-        return
-    for table in tables:
-        db.session.execute(text(f"ANALYZE {table.name}"))
-    db.session.commit()
 
 
 def batches(count: int, size: int = BATCH_SIZE) -> Iterator[int]:

@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
+from tasktracker.database import on_postgresql
 from tasktracker.errors import BadRequest, Conflict, NotFound, PreconditionFailed, ValidationFailed
 from tasktracker.extensions import db
 from tasktracker.models import (
@@ -509,7 +510,7 @@ def ensure_tags(owner: User, names: Sequence[str]) -> list[Tag]:
     tag is returned, and locked until the commit)."""
     if not names:
         return []
-    step = len(names) if _on_postgresql() else SQLITE_TAGS_PER_STATEMENT
+    step = len(names) if on_postgresql() else SQLITE_TAGS_PER_STATEMENT
     chunks = [names[start : start + step] for start in range(0, len(names), step)]
     tags = [tag for chunk in chunks for tag in db.session.scalars(
         _upsert_tags(owner, chunk).returning(Tag)
@@ -529,7 +530,7 @@ def _attach_tags(owner: User, tagged: Sequence[tuple[int, Sequence[str]]]) -> di
     if not pairs:
         return {}
     names = sorted({name for _, name in pairs})  # one lock order for concurrent creates
-    if _on_postgresql():
+    if on_postgresql():
         tag = _upsert_tags(owner, names).returning(Tag.id, Tag.owner_id, Tag.name).cte("tag")
         pair = (
             func.unnest(
@@ -566,7 +567,7 @@ def _upsert_tags(owner: User, names: Sequence[str]) -> Any:
     """INSERT the tags, and on a name the owner has already "update" it to itself: unlike
     DO NOTHING, RETURNING then gives every tag, even one committed concurrently. On
     PostgreSQL the names go as one array parameter."""
-    if _on_postgresql():
+    if on_postgresql():
         statement = postgresql.insert(Tag).from_select(
             ["owner_id", "name"],
             select(literal(owner.id, BigId), func.unnest(_array(names, String()))),
@@ -583,10 +584,6 @@ def _upsert_tags(owner: User, names: Sequence[str]) -> Any:
 def _array(values: Sequence[Any], item_type: Any) -> Any:
     """A PostgreSQL array parameter (SQLAlchemy casts it to its type: `::VARCHAR[]`)."""
     return bindparam(None, list(values), type_=ARRAY(item_type))
-
-
-def _on_postgresql() -> bool:
-    return db.session.get_bind().dialect.name == "postgresql"
 
 
 def _by_name(tag: Tag) -> str:
