@@ -25,12 +25,12 @@ def first_statement(statement: Executable, params: dict[str, Any] | None = None)
     """Executes the session's first statement, again on a fresh connection if the pooled one
     turns out to be dead."""
     try:
-        return db.session.execute(statement, params)
+        return db.session.connection().execute(statement, params)
     except DBAPIError as error:
         if not error.connection_invalidated:
             raise
         db.session.rollback()
-        return db.session.execute(statement, params)
+        return db.session.connection().execute(statement, params)
 
 
 def on_postgresql() -> bool:

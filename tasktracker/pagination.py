@@ -91,10 +91,16 @@ class SortKey:
 
 
 def paginate(
-    query: Select[Any], total: Total, keys: Sequence[SortKey], params: Mapping[str, Any]
+    query: Select[Any],
+    total: Total,
+    keys: Sequence[SortKey],
+    params: Mapping[str, Any],
+    *,
+    load: Callable[[Select[Any]], Sequence[Any]] | None = None,
 ) -> Page[Any]:
     """One page of `query` in the order of `keys` (the last of which must be unique), by
-    `params` from PaginationQuerySchema, in a list of `total` items.
+    `params` from PaginationQuerySchema, in a list of `total` items. `load` runs the page's
+    statement and returns its items (by default the ORM entities it selects).
 
     A cursor is a row-value comparison (keyset pagination), which needs every key in one
     direction and none nullable; other orders page by offset only.
@@ -118,7 +124,7 @@ def paginate(
         query = query.where(_after(keys, position))
     else:
         query = query.offset(params["offset"])
-    items = db.session.scalars(query).unique().all()
+    items = load(query) if load is not None else db.session.scalars(query).all()
     has_next = len(items) == per_page and (not total.exact or page_number * per_page < total.value)
     next_cursor = None
     if keyset and has_next:

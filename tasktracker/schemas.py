@@ -272,12 +272,22 @@ class TaskSchema(Schema):
         two equal."""
         if self.only or self.exclude:
             return super().dump(obj, many=many)
+        paths = _task_path_prefix()
         if self.many if many is None else many:
-            return [_task_fields(task) for task in obj]
-        return _task_fields(obj)
+            return [_task_fields(task, paths) for task in obj]
+        return _task_fields(obj, paths)
 
 
-def _task_fields(task: Any) -> dict[str, Any]:
+def _task_path_prefix() -> str:
+    """A task's path but its id (`/api/tasks/`): built once per app, then prefixed to ids."""
+    prefix = current_app.extensions.get("tasktracker.task_paths")
+    if prefix is None:
+        prefix = path_for("api.get_task", task_id=1).removesuffix("1")
+        current_app.extensions["tasktracker.task_paths"] = prefix
+    return prefix
+
+
+def _task_fields(task: Any, paths: str) -> dict[str, Any]:
     return {
         "id": task.id,
         "title": task.title,
@@ -292,7 +302,7 @@ def _task_fields(task: Any) -> dict[str, Any]:
         "updated_at": task.updated_at.isoformat(),
         "deleted_at": _isoformat(task.deleted_at),
         "version": task.version,
-        "url": path_for("api.get_task", task_id=task.id),
+        "url": paths + str(task.id),
     }
 
 

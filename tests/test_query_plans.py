@@ -13,12 +13,13 @@ from flask import Flask
 from sqlalchemy import event, text
 
 from tasktracker.extensions import db
-from tasktracker.models import User
+from tasktracker.models import Tag, User
 from tasktracker.services import accounts, tasks
 from tasktracker.services.seed import seed_tasks
 
 OWNER_TASKS = 100_000
 OTHER_TASKS = 20_000
+OTHER_TAGS = 10_000
 PER_PAGE = 20
 
 
@@ -33,6 +34,12 @@ def big_owner(app: Flask) -> Iterator[str]:
         )
         seed_tasks(owner, OWNER_TASKS, seed=1)
         seed_tasks(other, OTHER_TASKS, seed=2)
+        # Tags of a service with many accounts (a thousand accounts of ten tags), without
+        # which the planner would rightly read the two accounts' few tags in one scan.
+        db.session.execute(
+            Tag.__table__.insert(),
+            [{"owner_id": other.id, "name": f"other-{n}"} for n in range(OTHER_TAGS)],
+        )
         db.session.execute(text("ANALYZE"))
         db.session.commit()
     yield emails[0]

@@ -50,7 +50,8 @@ def register_user(data: Any, *, by_operator: bool = False) -> User:
 
 def get_user(user_id: int) -> User | None:
     """The signed-in user of a page request: its first statement (tasktracker.database)."""
-    return first_statement(select(User).where(User.id == user_id)).scalar_one_or_none()
+    row = first_statement(_USER, {"user_id": user_id}).one_or_none()
+    return None if row is None else _user(row)
 
 
 def user_by_email(email: str) -> User | None:
@@ -122,15 +123,22 @@ def user_for_token(secret: str) -> User | None:
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
         db.session.execute(_STAMP_USE, {"token_id": row.token_id, "now": now})
         db.session.commit()
+    return _user(row)
+
+
+def _user(row: Any) -> User:
+    """The User of a row holding the `users` columns, as if the session had loaded it."""
     user = User(**{column: getattr(row, column) for column in _USER_COLUMNS})
-    make_transient_to_detached(user)  # as if loaded: it is the row just read
+    make_transient_to_detached(user)
     return user
 
 
-# Every API request's first statement: the token and its user in one round trip, read as
-# plain rows (loading them as ORM objects costs more than the query itself).
+# Every request's first statement: the token and its user in one round trip (API), or the
+# signed-in user (pages), read as plain rows (loading them as ORM objects costs more than
+# the query itself).
 _TOKENS, _USERS = ApiToken.__table__, User.__table__
 _USER_COLUMNS = tuple(_USERS.c.keys())
+_USER = select(_USERS).where(_USERS.c.id == bindparam("user_id"))
 _TOKEN_WITH_USER = (
     select(
         _TOKENS.c.id.label("token_id"),

@@ -44,7 +44,13 @@ from tasktracker.models import (
 from tasktracker.pagination import Page, SortKey, count, paginate
 from tasktracker.processors import JobStopped, Processor
 from tasktracker.schemas import PaginationQuerySchema, TaskSchema, load_query
-from tasktracker.services.tasks import get_task, record_event, set_status, status_message
+from tasktracker.services.tasks import (
+    get_task,
+    lock_task,
+    record_event,
+    set_status,
+    status_message,
+)
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +134,7 @@ MAX_RESULT_LENGTH = 500
 def request_processing(owner: User, task_id: int) -> Job:
     """Commits a queued job and its `job_queued` event, then enqueues the job's id; 409 while
     the task has a job queued or running, or is in the trash."""
-    task = get_task(owner, task_id, for_update=True)
+    task = lock_task(owner, task_id)
     if task.deleted_at is not None:
         raise Conflict("The task is in the trash; restore it first.", code="task_deleted")
     busy = Conflict("The task already has a job queued or running.", code="job_active")
@@ -179,7 +185,7 @@ def cancel_job(owner: User, job_id: uuid.UUID) -> Job:
         return job
     if not job.active:
         raise Conflict(f"The job already {job.state}.", code="job_finished")
-    _cancel(job, get_task(owner, job.task_id, for_update=True), "Processing cancelled.")
+    _cancel(job, lock_task(owner, job.task_id), "Processing cancelled.")
     db.session.commit()
     return job
 

@@ -58,6 +58,13 @@ from tasktracker.schemas import (
     load_body,
     load_query,
 )
+from tasktracker.services.task_records import (
+    OWN_TASK,
+    TaskRecord,
+    record,
+    records,
+    select_records,
+)
 
 EDITABLE_FIELDS = ("title", "description", "priority", "due_at")
 # A filtered list's total counts at most this many matches (docs/api.md, "Totals").
@@ -70,13 +77,8 @@ _COUNTER_PARAMS = frozenset(
 SQLITE_TAGS_PER_STATEMENT = 16_000
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 _SORT_COLUMNS = {
-    "created_at": Task.created_at,
-    "updated_at": Task.updated_at,
-    "due_at": Task.due_at,
-    "priority": Task.priority,
-    "title": Task.title,
-    "status": Task.status,
-    "id": Task.id,
+    name: Task.__table__.c[name]
+    for name in ("created_at", "updated_at", "due_at", "priority", "title", "status", "id")
 }
 
 
@@ -100,34 +102,45 @@ _PATCH = TaskPatchSchema(partial=True)
 
 # --- reading -----------------------------------------------------------------------------
 
-# The owner's task with its tags, in one query built once (run with bound parameters).
-_OWN_TASK = (
+# The owner's task with its tags, to change it: locked, in one query built once.
+_OWN_TASK_FOR_UPDATE = (
     select(Task)
     .options(joinedload(Task.tags))
     .where(Task.id == bindparam("task_id"), Task.owner_id == bindparam("owner_id"))
+    .with_for_update(of=Task)
+    .execution_options(populate_existing=True)
 )
-_OWN_TASK_FOR_UPDATE = _OWN_TASK.with_for_update(of=Task).execution_options(populate_existing=True)
+_NO_SUCH_TASK = "No such task."
 
 
-def get_task(owner: User, task_id: int, *, for_update: bool = False) -> Task:
+def get_task(owner: User, task_id: int) -> TaskRecord:
     """The owner's task, in the trash or not; 404 for anyone else's, as for a missing one."""
-    query = _OWN_TASK_FOR_UPDATE if for_update else _OWN_TASK
     ids = {"task_id": task_id, "owner_id": owner.id}
-    task = db.session.scalars(query, ids).unique().one_or_none()
+    row = db.session.connection().execute(OWN_TASK, ids).one_or_none()
+    if row is None:
+        raise NotFound(_NO_SUCH_TASK, code="task_not_found")
+    return record(row)
+
+
+def lock_task(owner: User, task_id: int) -> Task:
+    """The owner's task to change, its row locked until the commit; 404 as get_task."""
+    ids = {"task_id": task_id, "owner_id": owner.id}
+    task = db.session.scalars(_OWN_TASK_FOR_UPDATE, ids).unique().one_or_none()
     if task is None:
-        raise NotFound("No such task.", code="task_not_found")
+        raise NotFound(_NO_SUCH_TASK, code="task_not_found")
     return task
 
 
-def list_tasks(owner: User, args: Mapping[str, Any]) -> Page[Task]:
+def list_tasks(owner: User, args: Mapping[str, Any]) -> Page[TaskRecord]:
     """One page of the owner's tasks filtered and sorted as the query asks (SPEC §4)."""
     params = load_query(_LIST_QUERY, args)
     where = _task_filters(owner, params)
     return paginate(
-        select(Task).where(*where).options(joinedload(Task.tags)),
+        select_records(*where),
         _total(owner, params, where),
         [SortKey(_SORT_COLUMNS[key], desc) for key, desc in _order(params["sort"])],
         params,
+        load=lambda page: records(db.session.connection().execute(page)),
     )
 
 
@@ -419,7 +432,7 @@ def _live_tasks(owner: User, task_ids: Sequence[int]) -> list[Task]:
 
 def delete_task(owner: User, task_id: int) -> None:
     """Moves the task to the trash (idempotent). Commits."""
-    task = get_task(owner, task_id, for_update=True)
+    task = lock_task(owner, task_id)
     if task.deleted_at is None:
         _trash([task])
         db.session.commit()
@@ -438,7 +451,7 @@ def _trash(tasks: Sequence[Task]) -> None:
 
 def restore_task(owner: User, task_id: int) -> Task:
     """Takes the task out of the trash (idempotent). Commits."""
-    task = get_task(owner, task_id, for_update=True)
+    task = lock_task(owner, task_id)
     if task.deleted_at is not None:
         task.deleted_at = None
         task.updated_at = utcnow()
@@ -462,7 +475,7 @@ def purge_idempotency_keys() -> int:
 
 def _task_for_change(owner: User, task_id: int, if_match: Sequence[int] | None = None) -> Task:
     """The task locked for update; 412 if `if_match` names other versions, 409 if in the trash."""
-    task = get_task(owner, task_id, for_update=True)
+    task = lock_task(owner, task_id)
     if if_match is not None and task.version not in if_match:
         raise PreconditionFailed(
             f"The task is at version {task.version}; re-read it and retry.",
@@ -615,42 +628,44 @@ def _jsonable(value: Any) -> Any:
 
 
 def _task_filters(owner: User, params: Mapping[str, Any]) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = [Task.owner_id == owner.id]
+    tasks, tags = Task.__table__.c, Tag.__table__.c  # Core columns: see select_records
+    where: list[ColumnElement[bool]] = [tasks.owner_id == owner.id]
     deleted = params["deleted"]
     if deleted == "exclude":
-        where.append(Task.deleted_at.is_(None))
+        where.append(tasks.deleted_at.is_(None))
     elif deleted == "only":
-        where.append(Task.deleted_at.is_not(None))
+        where.append(tasks.deleted_at.is_not(None))
     if "q" in params:
         pattern = "%" + re.sub(r"([\\%_])", r"\\\1", params["q"]) + "%"
         where.append(
             or_(
-                Task.title.ilike(pattern, escape="\\"), Task.description.ilike(pattern, escape="\\")
+                tasks.title.ilike(pattern, escape="\\"),
+                tasks.description.ilike(pattern, escape="\\"),
             )
         )
     if "status" in params:
-        where.append(Task.status.in_(params["status"]))
+        where.append(tasks.status.in_(params["status"]))
     if "priority" in params:
-        where.append(Task.priority == params["priority"])
+        where.append(tasks.priority == params["priority"])
     if "priority_min" in params:
-        where.append(Task.priority >= params["priority_min"])
+        where.append(tasks.priority >= params["priority_min"])
     if "priority_max" in params:
-        where.append(Task.priority <= params["priority_max"])
+        where.append(tasks.priority <= params["priority_max"])
     for name in params.get("tag", []):
         where.append(
             exists()
-            .where(task_tags.c.task_id == Task.id, task_tags.c.tag_id == Tag.id)
-            .where(Tag.owner_id == owner.id, Tag.name == name)
+            .where(task_tags.c.task_id == tasks.id, task_tags.c.tag_id == tags.id)
+            .where(tags.owner_id == owner.id, tags.name == name)
         )
     if "due_after" in params:
-        where.append(Task.due_at >= params["due_after"])
+        where.append(tasks.due_at >= params["due_after"])
     if "due_before" in params:
-        where.append(Task.due_at < params["due_before"])
+        where.append(tasks.due_at < params["due_before"])
     if "overdue" in params:
-        overdue = and_(Task.due_at < utcnow(), Task.status != TaskStatus.COMPLETED)
-        where.append(overdue if params["overdue"] else ~overdue | Task.due_at.is_(None))
+        overdue = and_(tasks.due_at < utcnow(), tasks.status != TaskStatus.COMPLETED)
+        where.append(overdue if params["overdue"] else ~overdue | tasks.due_at.is_(None))
     if "completed" in params:
-        done = Task.status == TaskStatus.COMPLETED
+        done = tasks.status == TaskStatus.COMPLETED
         where.append(done if params["completed"] else ~done)
     return where
 
