@@ -47,12 +47,7 @@ logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(process)d",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger",
-                              "process": "pid"},
-        }
+        "json": {"()": "tasktracker.observability.JsonLines"}
     },
     "handlers": {
         "stdout": {"class": "logging.StreamHandler", "formatter": "json",

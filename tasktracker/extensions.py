@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import redis
-from flask import Flask, Request, current_app
+from flask import Flask, Request, Response, current_app
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -74,12 +74,17 @@ def init_migrations(app: Flask) -> None:
 
 class CookieSessions(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, without building a signer for a request that carries
-    no session cookie (every API request)."""
+    no session cookie, nor reading the cookie settings after one that never touched its
+    session (every API request)."""
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         if not request.cookies.get(self.get_cookie_name(app)):
             return self.session_class()
         return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: Any, response: Response) -> None:
+        if session or session.modified or session.accessed:
+            super().save_session(app, session, response)
 
 
 login_manager = LoginManager()

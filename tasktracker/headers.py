@@ -19,18 +19,23 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 
 def register_security_headers(app: Flask) -> None:
+    defaults = [
+        ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "same-origin"),
+        ("X-Frame-Options", "DENY"),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+    ]
+    if app.config["HSTS"]:
+        defaults.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+
     @app.after_request
     def add_security_headers(response: Response) -> Response:
         headers = response.headers
-        # A view may set a policy of its own (the API docs pages need inline styles).
-        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "same-origin")
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        # Each unless the view set its own (the API docs pages need inline styles).
+        present = set(headers.keys(lower=True))
+        headers.extend([(name, value) for name, value in defaults if name.lower() not in present])
         # Flask-Limiter sends Retry-After with every response; it means something on 429/503.
-        if response.status_code not in (429, 503):
-            headers.pop("Retry-After", None)
-        if app.config["HSTS"]:
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        if "retry-after" in present and response.status_code not in (429, 503):
+            del headers["Retry-After"]
         return response

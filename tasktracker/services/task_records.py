@@ -9,7 +9,7 @@ mapped `Task` (services/tasks.py), whose changes the unit of work tracks.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -85,6 +85,13 @@ def records(rows: Iterable[Any]) -> list[TaskRecord]:
 def record(row: Any) -> TaskRecord:
     *columns, names = row
     return TaskRecord(*columns, sorted(names) if names else [])
+
+
+def written_record(task_id: int, row: Mapping[str, Any], tag_names: Sequence[str]) -> TaskRecord:
+    """The record of a task just written: its id, the `tasks` row it was written from (every
+    column but `id`) and its tag names, sorted."""
+    columns = {name: row[name] for name in TaskRecord._fields[1:-1]}
+    return TaskRecord(id=task_id, **columns, tag_names=sorted(tag_names))
 
 
 # The owner's task, in the trash or not.

@@ -28,8 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import joinedload
 
 from tasktracker.database import on_postgresql
 from tasktracker.errors import BadRequest, Conflict, NotFound, PreconditionFailed, ValidationFailed
@@ -64,6 +63,7 @@ from tasktracker.services.task_records import (
     record,
     records,
     select_records,
+    written_record,
 )
 
 EDITABLE_FIELDS = ("title", "description", "priority", "due_at")
@@ -280,7 +280,7 @@ def _create_once(
     return Created(body, replayed=False)
 
 
-def insert_tasks(owner: User, items: Sequence[Mapping[str, Any]]) -> list[Task]:
+def insert_tasks(owner: User, items: Sequence[Mapping[str, Any]]) -> list[TaskRecord]:
     """Inserts tasks loaded by TaskWriteSchema, each with its `created` event and its tags,
     in the caller's transaction (no commit); returns them in order, built from what was
     written. A multi-row INSERT for the tasks (RETURNING their ids in the order sent), one
@@ -290,28 +290,26 @@ def insert_tasks(owner: User, items: Sequence[Mapping[str, Any]]) -> list[Task]:
     statement each, and no number of them passes either limit."""
     now = utcnow()
     rows = [new_task_row(owner, fields, now) for fields in items]
-    tasks_table, events_table = Task.__table__, TaskEvent.__table__
-    ids = db.session.scalars(
-        insert(tasks_table).returning(tasks_table.c.id, sort_by_parameter_order=True), rows
-    ).all()
-    db.session.execute(
-        insert(events_table),
+    connection = db.session.connection()
+    ids = connection.execute(_INSERT_TASKS, rows).scalars().all()
+    connection.execute(
+        _INSERT_EVENTS,
         [
             {"task_id": task_id, **created_event(fields, now)}
             for task_id, fields in zip(ids, items, strict=True)
         ],
     )
-    tags = _attach_tags(
+    _attach_tags(
         owner, [(task_id, fields["tags"]) for task_id, fields in zip(ids, items, strict=True)]
     )
-    tasks = []
-    for task_id, row in zip(ids, rows, strict=True):
-        task = Task(id=task_id, **row)
-        set_committed_value(task, "tags", tags.get(task_id, []))
-        make_transient_to_detached(task)  # persistent, as loaded: no INSERT of its own
-        db.session.add(task)
-        tasks.append(task)
-    return tasks
+    return [
+        written_record(task_id, row, fields["tags"])
+        for task_id, row, fields in zip(ids, rows, items, strict=True)
+    ]
+
+
+_INSERT_TASKS = insert(Task.__table__).returning(Task.__table__.c.id, sort_by_parameter_order=True)
+_INSERT_EVENTS = insert(TaskEvent.__table__)
 
 
 def new_task_row(owner: User, fields: Mapping[str, Any], now: datetime) -> dict[str, Any]:
@@ -531,9 +529,9 @@ def ensure_tags(owner: User, names: Sequence[str]) -> list[Tag]:
     return sorted(tags, key=_by_name)
 
 
-def _attach_tags(owner: User, tagged: Sequence[tuple[int, Sequence[str]]]) -> dict[int, list[Tag]]:
+def _attach_tags(owner: User, tagged: Sequence[tuple[int, Sequence[str]]]) -> None:
     """Links new tasks, given as (task id, tag names), to the owner's tags of these names,
-    creating the missing ones; returns each task's tags by name.
+    creating the missing ones.
 
     On PostgreSQL in one statement of four parameters, whatever the number of tasks and tags
     (the upsert's RETURNING feeds the links' INSERT, the pairs go as two arrays); SQLite has
@@ -541,39 +539,24 @@ def _attach_tags(owner: User, tagged: Sequence[tuple[int, Sequence[str]]]) -> di
     """
     pairs = [(task_id, name) for task_id, names in tagged for name in names]
     if not pairs:
-        return {}
+        return
     names = sorted({name for _, name in pairs})  # one lock order for concurrent creates
     if on_postgresql():
-        tag = _upsert_tags(owner, names).returning(Tag.id, Tag.owner_id, Tag.name).cte("tag")
-        pair = (
-            func.unnest(
-                _array([task_id for task_id, _ in pairs], BigInteger()),
-                _array([name for _, name in pairs], String()),
-            )
-            .table_valued("task_id", "name")
-            .render_derived(name="pair")
+        db.session.connection().execute(
+            _LINK_TAGS,
+            {
+                "owner_id": owner.id,
+                "names": names,
+                "task_ids": [task_id for task_id, _ in pairs],
+                "pair_names": [name for _, name in pairs],
+            },
         )
-        link = task_tags.insert().from_select(
-            ["task_id", "tag_id"],
-            select(pair.c.task_id, tag.c.id).join(tag, tag.c.name == pair.c.name),
-        )
-        tags = db.session.scalars(
-            select(Tag)
-            .from_statement(select(tag).add_cte(link.cte("link")).add_cte(tag))
-            .execution_options(populate_existing=True)
-        ).all()
-    else:
-        tags = ensure_tags(owner, names)
-        tag_ids = {tag.name: tag.id for tag in tags}
-        db.session.execute(
-            task_tags.insert(),
-            [{"task_id": task_id, "tag_id": tag_ids[name]} for task_id, name in pairs],
-        )
-    by_name = {tag.name: tag for tag in tags}
-    attached: dict[int, list[Tag]] = {}
-    for task_id, name in pairs:
-        attached.setdefault(task_id, []).append(by_name[name])
-    return attached
+        return
+    tag_ids = {tag.name: tag.id for tag in ensure_tags(owner, names)}
+    db.session.execute(
+        task_tags.insert(),
+        [{"task_id": task_id, "tag_id": tag_ids[name]} for task_id, name in pairs],
+    )
 
 
 def _upsert_tags(owner: User, names: Sequence[str]) -> Any:
@@ -597,6 +580,42 @@ def _upsert_tags(owner: User, names: Sequence[str]) -> Any:
 def _array(values: Sequence[Any], item_type: Any) -> Any:
     """A PostgreSQL array parameter (SQLAlchemy casts it to its type: `::VARCHAR[]`)."""
     return bindparam(None, list(values), type_=ARRAY(item_type))
+
+
+def _link_tags_statement() -> Any:
+    """_attach_tags' statement on PostgreSQL, built once: the tags upserted (`owner_id`,
+    `names`) in a CTE whose RETURNING feeds the links' INSERT of the pairs (`task_ids`,
+    `pair_names`, zipped by unnest)."""
+    upsert = postgresql.insert(Tag).from_select(
+        ["owner_id", "name"],
+        select(
+            bindparam("owner_id", type_=BigId),
+            func.unnest(bindparam("names", type_=ARRAY(String()))),
+        ),
+    )
+    tag = (
+        upsert.on_conflict_do_update(
+            index_elements=[Tag.owner_id, Tag.name], set_={"name": upsert.excluded.name}
+        )
+        .returning(Tag.id, Tag.name)
+        .cte("tag")
+    )
+    pair = (
+        func.unnest(
+            bindparam("task_ids", type_=ARRAY(BigInteger())),
+            bindparam("pair_names", type_=ARRAY(String())),
+        )
+        .table_valued("task_id", "name")
+        .render_derived(name="pair")
+    )
+    link = task_tags.insert().from_select(
+        ["task_id", "tag_id"],
+        select(pair.c.task_id, tag.c.id).join(tag, tag.c.name == pair.c.name),
+    )
+    return select(func.count()).select_from(tag).add_cte(link.cte("link")).add_cte(tag)
+
+
+_LINK_TAGS = _link_tags_statement()
 
 
 def _by_name(tag: Tag) -> str:
