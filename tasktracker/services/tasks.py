@@ -511,8 +511,12 @@ def _words(status: str) -> str:
 def record_event(
     task: Task, kind: EventKind, message: str, data: dict[str, Any] | None = None
 ) -> None:
-    """Appends to the task's log, in the caller's transaction."""
-    db.session.add(TaskEvent(task=task, kind=kind, message=message, data=data or {}))
+    """Appends to the task's log, in the caller's transaction (at once: the log is not
+    read back, so it needs no mapped object waiting for the flush)."""
+    db.session.connection().execute(
+        _INSERT_EVENTS,
+        {"task_id": task.id, "at": utcnow(), "kind": kind, "message": message, "data": data or {}},
+    )
 
 
 def ensure_tags(owner: User, names: Sequence[str]) -> list[Tag]:
