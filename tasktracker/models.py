@@ -173,8 +173,10 @@ def _live_index(name: str, *columns: str) -> Index:
 
 
 def _trigram_index(column: str) -> Index:
+    """`q` within one owner's tasks: the owner's column by btree_gin (migration 0006)."""
     return Index(
-        f"ix_tasks_{column}_trgm",
+        f"ix_tasks_owner_{column}_trgm",
+        "owner_id",
         column,
         postgresql_using="gin",
         postgresql_ops={column: "gin_trgm_ops"},

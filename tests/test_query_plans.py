@@ -143,19 +143,60 @@ def test_a_deep_page_by_cursor_costs_what_the_first_costs(
     assert_index_page(explain(app, statement, parameters), index)
 
 
+SEARCH_INDEXES = ("ix_tasks_owner_title_trgm", "ix_tasks_owner_description_trgm")
+
+
 def test_search_indexes_keep_a_small_pending_list(app: Flask) -> None:
     """New trigram entries wait in a pending list of at most 256 kB, which every search
     reads through until it is merged into the index."""
     with app.app_context():
         options = dict(
             db.session.execute(
-                text(
-                    "SELECT relname, reloptions FROM pg_class"
-                    " WHERE relname IN ('ix_tasks_title_trgm', 'ix_tasks_description_trgm')"
-                )
+                text("SELECT relname, reloptions FROM pg_class WHERE relname IN :names"),
+                {"names": SEARCH_INDEXES},
             ).all()
         )
-    assert options == {
-        "ix_tasks_title_trgm": ["gin_pending_list_limit=256"],
-        "ix_tasks_description_trgm": ["gin_pending_list_limit=256"],
-    }
+    assert options == {index: ["gin_pending_list_limit=256"] for index in SEARCH_INDEXES}
+
+
+@pytest.mark.parametrize(
+    ("q", "page_indexes"),
+    [
+        # A common word (one task in twenty): newest first until a page has matched.
+        ("report", {"ix_tasks_live_created"}),
+        # A word no task has: the owner's matches from the trigram indexes, none.
+        ("zebra", set(SEARCH_INDEXES)),
+    ],
+)
+def test_a_search_reads_only_the_owners_tasks(
+    app: Flask, big_owner: str, q: str, page_indexes: set[str]
+) -> None:
+    """The page and its count (up to 1 000 matches) read the owner's rows by index only,
+    never another account's: the owner's column leads every index they use."""
+    statements: list[tuple[str, Any]] = []
+    with app.app_context():
+        connection = db.session.connection()
+
+        def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *rest: Any) -> None:
+            if "FROM tasks" in statement:
+                statements.append((statement, parameters))
+
+        event.listen(connection, "before_cursor_execute", capture)
+        try:
+            tasks.list_tasks(accounts.user_by_email(big_owner), {"q": q, "per_page": PER_PAGE})
+        finally:
+            event.remove(connection, "before_cursor_execute", capture)
+    (page,) = [s for s in statements if "count(" not in s[0]]
+    (counted,) = [s for s in statements if "count(" in s[0]]
+    for (statement, parameters), indexes in (
+        (page, page_indexes),
+        (counted, set(SEARCH_INDEXES)),
+    ):
+        plan = explain(app, statement, parameters)
+        scans = [
+            n for n in nodes(plan) if "Index Name" in n and n["Index Name"].startswith("ix_tasks")
+        ]
+        assert {n["Index Name"] for n in scans} == indexes, json.dumps(plan, indent=1)
+        for scan in scans:
+            assert "owner_id" in scan["Index Cond"], json.dumps(plan, indent=1)
+        assert all(n["Node Type"] != "Seq Scan" for n in nodes(plan)), json.dumps(plan, indent=1)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    cast,
     exists,
     func,
     insert,
@@ -652,7 +653,8 @@ def _jsonable(value: Any) -> Any:
 
 def _task_filters(owner: User, params: Mapping[str, Any]) -> list[ColumnElement[bool]]:
     tasks, tags = Task.__table__.c, Tag.__table__.c  # Core columns: see select_records
-    where: list[ColumnElement[bool]] = [tasks.owner_id == owner.id]
+    # A BIGINT, not an INTEGER, parameter: the owner's trigram indexes can use only that.
+    where: list[ColumnElement[bool]] = [tasks.owner_id == cast(owner.id, BigInteger)]
     deleted = params["deleted"]
     if deleted == "exclude":
         where.append(tasks.deleted_at.is_(None))
