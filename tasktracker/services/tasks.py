@@ -22,7 +22,6 @@ from sqlalchemy import (
     exists,
     func,
     insert,
-    literal,
     or_,
     select,
 )
@@ -528,9 +527,11 @@ def ensure_tags(owner: User, names: Sequence[str]) -> list[Tag]:
         return []
     step = len(names) if on_postgresql() else SQLITE_TAGS_PER_STATEMENT
     chunks = [names[start : start + step] for start in range(0, len(names), step)]
-    tags = [tag for chunk in chunks for tag in db.session.scalars(
-        _upsert_tags(owner, chunk).returning(Tag)
-    )]  # fmt: skip
+    tags = []
+    for chunk in chunks:
+        statement, params = _upsert_tags(owner, chunk)
+        returning = select(Tag).from_statement(statement.returning(*_TAGS.c))
+        tags.extend(db.session.scalars(returning, params))
     return sorted(tags, key=_by_name)
 
 
@@ -564,47 +565,43 @@ def _attach_tags(owner: User, tagged: Sequence[tuple[int, Sequence[str]]]) -> No
     )
 
 
-def _upsert_tags(owner: User, names: Sequence[str]) -> Any:
-    """INSERT the tags, and on a name the owner has already "update" it to itself: unlike
-    DO NOTHING, RETURNING then gives every tag, even one committed concurrently. On
-    PostgreSQL the names go as one array parameter."""
+def _upsert_tags(owner: User, names: Sequence[str]) -> tuple[Any, dict[str, Any]]:
+    """The statement (and its parameters) that INSERTs the tags, and on a name the owner
+    has already "updates" it to itself: unlike DO NOTHING, RETURNING then gives every tag,
+    even one committed concurrently. On PostgreSQL built once, the names one array."""
     if on_postgresql():
-        statement = postgresql.insert(Tag).from_select(
-            ["owner_id", "name"],
-            select(literal(owner.id, BigId), func.unnest(_array(names, String()))),
-        )
-    else:
-        statement = sqlite.insert(Tag).values(
-            [{"owner_id": owner.id, "name": name} for name in names]
-        )
+        return _UPSERT_TAGS, {"owner_id": owner.id, "names": list(names)}
+    statement = sqlite.insert(_TAGS).values(
+        [{"owner_id": owner.id, "name": name} for name in names]
+    )
+    return _on_tag_conflict(statement), {}
+
+
+def _on_tag_conflict(statement: Any) -> Any:
     return statement.on_conflict_do_update(
-        index_elements=[Tag.owner_id, Tag.name], set_={"name": statement.excluded.name}
+        index_elements=[_TAGS.c.owner_id, _TAGS.c.name], set_={"name": statement.excluded.name}
     )
 
 
-def _array(values: Sequence[Any], item_type: Any) -> Any:
-    """A PostgreSQL array parameter (SQLAlchemy casts it to its type: `::VARCHAR[]`)."""
-    return bindparam(None, list(values), type_=ARRAY(item_type))
-
-
-def _link_tags_statement() -> Any:
-    """_attach_tags' statement on PostgreSQL, built once: the tags upserted (`owner_id`,
-    `names`) in a CTE whose RETURNING feeds the links' INSERT of the pairs (`task_ids`,
-    `pair_names`, zipped by unnest)."""
-    upsert = postgresql.insert(Tag).from_select(
+_TAGS = Tag.__table__
+# Core statements (of the table, not the mapped class): the ORM would take their
+# parameters for rows of a bulk INSERT.
+_UPSERT_TAGS = _on_tag_conflict(
+    postgresql.insert(_TAGS).from_select(
         ["owner_id", "name"],
         select(
             bindparam("owner_id", type_=BigId),
             func.unnest(bindparam("names", type_=ARRAY(String()))),
         ),
     )
-    tag = (
-        upsert.on_conflict_do_update(
-            index_elements=[Tag.owner_id, Tag.name], set_={"name": upsert.excluded.name}
-        )
-        .returning(Tag.id, Tag.name)
-        .cte("tag")
-    )
+)
+
+
+def _link_tags_statement() -> Any:
+    """_attach_tags' statement on PostgreSQL, built once: the tags upserted (`owner_id`,
+    `names`) in a CTE whose RETURNING feeds the links' INSERT of the pairs (`task_ids`,
+    `pair_names`, zipped by unnest)."""
+    tag = _UPSERT_TAGS.returning(_TAGS.c.id, _TAGS.c.name).cte("tag")
     pair = (
         func.unnest(
             bindparam("task_ids", type_=ARRAY(BigInteger())),
