@@ -4,16 +4,19 @@ identity check's own strictness, on made-up replies."""
 
 from __future__ import annotations
 
+import inspect
 import re
 import shutil
 import subprocess
 from collections.abc import Iterator
 
 import click
+import gunicorn.workers.sync
 import pytest
 from sqlalchemy import create_engine, text
 
 from tasktracker.bench.identity import Reply, normalised, require_same
+from tasktracker.bench.servers import RECYCLE_LINE
 from tasktracker.config import normalise_database_url
 from tests.conftest import scratch_database
 from tests.servers import ROOT, VENV_BIN, app_env, migrate
@@ -56,7 +59,7 @@ def test_bench_http_checks_the_twin_then_prints_every_route_s_figures(
             figures = (
                 rf"^round 1/1  {route} +{target} +[\d,.]+ req/s  p50 +[\d.]+ ms  "
                 rf"p99 +[\d.]+ ms  cpu/req +[\d.]+ \+ db +[\d.]+ ms  "
-                rf"non-2xx 0  socket errors 0  load [\d.]+$"
+                rf"non-2xx 0  socket errors 0  recycled \d+  load [\d.]+$"
             )
             assert re.search(figures, out, re.MULTILINE), (route, target, out)
     summary = out[out.index("summary:") :]
@@ -74,6 +77,11 @@ def test_bench_http_checks_the_twin_then_prints_every_route_s_figures(
         assert connection.scalar(text("SELECT count(*) FROM users")) == 0
         assert connection.scalar(text("SELECT count(*) FROM tasks")) == 0
     engine.dispose()
+
+
+def test_recycles_are_counted_by_the_line_gunicorn_logs() -> None:
+    """bench http counts a run's worker recycles in the server's log by this line."""
+    assert RECYCLE_LINE in inspect.getsource(gunicorn.workers.sync.SyncWorker)
 
 
 def _reply(body: bytes, **headers: str) -> Reply:

@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -156,7 +157,9 @@ def bench_http(
                         if name in arguments:
                             command += ["--", arguments[name]]
                         cpu_of = (servers[target].process.pid, postmaster)
+                        recycled = servers[target].recycles()
                         run = run_wrk(command, round_number, name, target, token, duration, cpu_of)
+                        run = replace(run, recycled=servers[target].recycles() - recycled)
                         runs.append(run)
                         click.echo(f"round {round_number}/{rounds}  {run_line(run)}")
     report(runs, rounds)

@@ -81,6 +81,8 @@ class Run:
     # CPU time per request of the server's processes and of PostgreSQL's, when /proc tells.
     server_cpu_ms: float | None = None
     database_cpu_ms: float | None = None
+    # gunicorn workers replaced during the run (max_requests), read from the server's log.
+    recycled: int = 0
 
     @property
     def per_second(self) -> float:
@@ -184,7 +186,8 @@ def run_line(run: Run) -> str:
         f"{run.route:<13} {run.target:<4} {run.per_second:9,.1f} req/s  "
         f"p50 {run.p50_us / 1000:7.2f} ms  p99 {run.p99_us / 1000:7.2f} ms  "
         f"cpu/req {_cpu(run.server_cpu_ms)} + db {_cpu(run.database_cpu_ms)} ms  "
-        f"non-2xx {run.non_2xx}  socket errors {run.socket_errors}  load {run.load:.2f}"
+        f"non-2xx {run.non_2xx}  socket errors {run.socket_errors}  "
+        f"recycled {run.recycled}  load {run.load:.2f}"
     )
     return line + ("  <-- ERRORS" if run.problem else "")
 
@@ -222,6 +225,14 @@ def report(runs: Sequence[Run], rounds: int) -> None:
             f"{vs_twin:>8}  {vs_base}"
         )
         click.echo(line.rstrip())
+    recycled = [run for run in runs if run.recycled]
+    if recycled:
+        worst = max(recycled, key=lambda run: run.p99_us)
+        click.echo(
+            f"workers recycled during {len(recycled)} of {len(runs)} runs "
+            f"({sum(run.recycled for run in recycled)} in all); the worst p99 of those runs: "
+            f"{worst.p99_us / 1000:.2f} ms ({worst.route}, {worst.target})"
+        )
     failed = [run for run in runs if run.problem]
     if failed:
         click.echo("\n" + "!" * 78)

@@ -20,6 +20,8 @@ import click
 START_SECONDS = 60
 STOP_SECONDS = 15
 LOG_TAIL_LINES = 30
+# What gunicorn's sync worker logs when it reaches max_requests (gunicorn/workers/sync.py).
+RECYCLE_LINE = "Autorestarting worker after current request."
 
 
 class Server:
@@ -67,6 +69,10 @@ class Server:
                     connection.close()
             time.sleep(0.2)
         raise self.failure(f"did not answer {path} within {START_SECONDS} s")
+
+    def recycles(self) -> int:
+        """How many times a worker has been told to restart after max_requests so far."""
+        return self.log.read_text(errors="replace").count(RECYCLE_LINE)
 
     def failure(self, what: str) -> click.ClickException:
         lines = self.log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
