@@ -37,9 +37,12 @@ class Base(DeclarativeBase):
 
 
 class IdConverter(IntegerConverter):
-    """`<id:...>`: a row id from 1 to 2**63 - 1, so a huge number is a 404, not an overflow."""
+    """`<id:...>`: a row id from 1 to 2**63 - 1, so a huge number is a 404, not an overflow.
+    ASCII digits only: werkzeug's `\\d+` would take any Unicode digit (fullwidth `１`), which
+    int() reads as an id."""
 
     MAX = 2**63 - 1
+    regex = "[0-9]+"
 
     def __init__(self, map: Any) -> None:
         super().__init__(map, min=1, max=self.MAX)

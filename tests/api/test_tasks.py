@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -159,6 +160,25 @@ def test_missing_task_is_404(alice: ApiClient) -> None:
         response = alice.get(path)
         assert response.status_code == 404
         assert response.json["code"] == "not_found"
+
+
+# Unicode decimal digits that int() reads as 0-9: fullwidth, Arabic-Indic, Devanagari,
+# mathematical bold.
+OTHER_ZEROS = ("\uff10", "\u0660", "\u0966", "\U0001d7ce")
+
+
+def test_only_ascii_digits_are_an_id(alice: ApiClient) -> None:
+    task = alice.create_task(title="One")
+    digits = str(task["id"])
+    for zero in OTHER_ZEROS:
+        other = "".join(chr(ord(zero) + int(d)) for d in digits)
+        mixed = digits[:-1] + chr(ord(zero) + int(digits[-1]))
+        for written in (other, mixed):
+            for path in (f"/api/tasks/{quote(written)}", f"/api/tasks/{quote(written)}/events"):
+                response = alice.get(path)
+                assert response.status_code == 404, (written, response.json)
+                assert response.json["code"] == "not_found"
+    assert alice.get(f"/api/tasks/{digits}").status_code == 200
 
 
 # --- replace and change ------------------------------------------------------------------
