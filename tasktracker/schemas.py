@@ -7,6 +7,7 @@ flask-smorest turns them into the OpenAPI document.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -101,16 +102,28 @@ class Str(fields.String):
 
 
 class TagName(Str):
-    """A tag: 1–50 characters, stored lower-case, no commas (forms separate tags with them)."""
+    """A tag: 1–50 characters as stored (NFC, lower-case), no commas (forms separate tags
+    with them). Tags that look the same are the same tag, whatever the Unicode form they
+    were typed in (`café` composed or not); the length is checked again once lower-cased,
+    which may lengthen a name (`İ` becomes `i` and a combining dot)."""
+
+    MAX_LENGTH = 50
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(validate=Length(1, 50), forbid=",", **kwargs)
+        super().__init__(validate=Length(1, self.MAX_LENGTH), forbid=",", **kwargs)
 
     def deserialize(
         self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any
     ) -> Any:
         name = super().deserialize(value, attr, data, **kwargs)
-        return name.lower() if isinstance(name, str) else name
+        if not isinstance(name, str):
+            return name
+        stored = unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).lower())
+        if len(stored) > self.MAX_LENGTH:
+            raise ValidationError(
+                f"Longer than {self.MAX_LENGTH} characters once lower-cased ({len(stored)})."
+            )
+        return stored
 
 
 class EmailAddress(fields.Email):

@@ -102,6 +102,8 @@ def test_a_time_without_offset_is_utc(alice: ApiClient) -> None:
         ({"title": "ok", "tags": ["a,b"]}, "tags.0"),
         ({"title": "ok", "tags": [""]}, "tags.0"),
         ({"title": "ok", "tags": ["x" * 51]}, "tags.0"),
+        # 26 characters, 52 once lower-cased (each an i and a combining dot above).
+        ({"title": "ok", "tags": ["\u0130" * 26]}, "tags.0"),
         ({"title": "ok", "tags": [f"t{i}" for i in range(21)]}, "tags"),
         ({"title": "ok", "colour": "red"}, "colour"),
         ({"title": "ok", "id": 7}, "id"),
@@ -160,6 +162,16 @@ def test_missing_task_is_404(alice: ApiClient) -> None:
         response = alice.get(path)
         assert response.status_code == 404
         assert response.json["code"] == "not_found"
+
+
+def test_tags_are_the_same_whatever_their_unicode_form(alice: ApiClient) -> None:
+    composed, decomposed = "caf\u00e9", "cafe\u0301"
+    first = alice.create_task(title="One", tags=[composed])
+    second = alice.create_task(title="Two", tags=[decomposed.upper()])
+    assert first["tags"] == second["tags"] == [composed]
+    assert alice.get("/api/tags").json == [{"name": composed, "count": 2}]
+    found = alice.get("/api/tasks", query_string={"tag": decomposed}).json
+    assert found["total"] == 2
 
 
 # Unicode decimal digits that int() reads as 0-9: fullwidth, Arabic-Indic, Devanagari,
