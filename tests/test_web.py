@@ -59,6 +59,9 @@ def test_sign_up_sign_in_sign_out(client: FlaskClient) -> None:
     wrong = post(client, "/signin", {"email": "zoe@example.com", "password": "nope"})
     assert wrong.status_code == 401
     assert "do not match" in wrong.get_data(as_text=True)
+    impossible = post(client, "/signin", {"email": "zoe\x00@example.com", "password": PASSWORD})
+    assert impossible.status_code == 401
+    assert "do not match" in impossible.get_data(as_text=True)
     assert (
         post(client, "/signin", {"email": "ZOE@example.com", "password": "long enough"}).status_code
         == 303

@@ -6,6 +6,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
+from marshmallow import ValidationError
+from marshmallow.validate import Length
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
@@ -15,7 +17,13 @@ from tasktracker.database import first_statement
 from tasktracker.errors import Conflict, Forbidden, NotFound
 from tasktracker.extensions import db
 from tasktracker.models import ApiToken, User, utcnow
-from tasktracker.schemas import RegistrationSchema, TokenRequestSchema, load_body
+from tasktracker.schemas import (
+    MAX_EMAIL_LENGTH,
+    EmailAddress,
+    RegistrationSchema,
+    TokenRequestSchema,
+    load_body,
+)
 
 # A token's last use is written at most this often, so reads do not all become writes.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -55,7 +63,17 @@ def get_user(user_id: int) -> User | None:
 
 
 def user_by_email(email: str) -> User | None:
-    return db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    """The account of an email as typed (trimmed, in any case); None, without asking the
+    database, for one the registration would refuse (a NUL, a control character), as no
+    account can have it."""
+    try:
+        address = _EMAIL.deserialize(email)
+    except ValidationError:
+        return None
+    return db.session.scalar(select(User).where(User.email == address))
+
+
+_EMAIL = EmailAddress(validate=Length(max=MAX_EMAIL_LENGTH))
 
 
 def authenticate(email: str, password: str) -> User | None:

@@ -163,6 +163,17 @@ def test_sign_in_ignores_the_case_of_the_email(client):
 
 
 @pytest.mark.parametrize(
+    "email", ["carol\x00@example.com", "carol@example.com\x00", "\x00", "carol@exa\x07mple.com"]
+)
+def test_credentials_no_account_can_have_are_refused_as_wrong(client, email):
+    """An email the registration would refuse (a NUL, a control character) cannot match an
+    account: a 401 like any wrong email, never a query PostgreSQL refuses."""
+    register(client, email="carol@example.com")
+    response = client.post("/api/tokens", headers=basic_auth(email, PASSWORD))
+    assert_error(response, 401, "unauthorized")
+
+
+@pytest.mark.parametrize(
     ("changes", "fields"),
     [
         pytest.param({"email": "not-an-email"}, ["email"], id="bad-email"),
