@@ -37,13 +37,23 @@ _CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
 # published pattern, which schemathesis and Hypothesis would ignore if it named them.
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _LINE_BREAKS = r"\t\n\r"
-# White space as ECMAScript's \s has it (Python's \s differs, on U+FEFF for one): what
-# "blank" means and what trimming removes.
+# White space as ECMAScript's \s has it (Python's \s differs, on U+FEFF for one), and the
+# characters that show nothing at all: zero-width spaces and joiners, the soft hyphen,
+# direction marks, invisible operators, Hangul fillers. What "blank" means and what
+# trimming removes.
 _SPACE_CHARS = (
     " \t\n\v\f\r\u00a0\u1680"
     + "".join(map(chr, range(0x2000, 0x200B)))
     + ("\u2028\u2029\u202f\u205f\u3000\ufeff")
 )
+_INVISIBLE_CHARS = (
+    "\u00ad\u034f\u115f\u1160\u180e\u200b\u200c\u200d\u200e\u200f"
+    + "".join(map(chr, range(0x202A, 0x202F)))
+    + "".join(map(chr, range(0x2060, 0x2065)))
+    + "".join(map(chr, range(0x2066, 0x2070)))
+    + "\u3164\uffa0"
+)
+_SPACE_CHARS += _INVISIBLE_CHARS
 _SPACE = "".join(f"\\u{ord(c):04x}" for c in _SPACE_CHARS)
 
 MAX_TAGS_PER_TASK = 20

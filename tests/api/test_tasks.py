@@ -83,6 +83,10 @@ def test_a_time_without_offset_is_utc(alice: ApiClient) -> None:
         ({"title": ""}, "title"),
         ({"title": "   "}, "title"),
         ({"title": "x" * 201}, "title"),
+        # Nothing visible: zero-width space, word joiner, zero-width joiner, soft hyphen.
+        ({"title": "\u200b"}, "title"),
+        ({"title": " \u2060\u200d\u00ad "}, "title"),
+        ({"title": "ok", "tags": ["\u200b"]}, "tags.0"),
         ({"title": "bad\x00byte"}, "title"),
         ({"title": "line\nbreak"}, "title"),
         ({"title": "bell\x07"}, "title"),
@@ -162,6 +166,11 @@ def test_missing_task_is_404(alice: ApiClient) -> None:
         response = alice.get(path)
         assert response.status_code == 404
         assert response.json["code"] == "not_found"
+
+
+def test_invisible_characters_are_trimmed_like_spaces(alice: ApiClient) -> None:
+    task = alice.create_task(title="\u200b Report\u200e\u2060", tags=["\u200bwork"])
+    assert (task["title"], task["tags"]) == ("Report", ["work"])
 
 
 def test_tags_are_the_same_whatever_their_unicode_form(alice: ApiClient) -> None:
