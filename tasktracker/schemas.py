@@ -57,7 +57,6 @@ _SPACE_CHARS += _INVISIBLE_CHARS
 _SPACE = "".join(f"\\u{ord(c):04x}" for c in _SPACE_CHARS)
 
 MAX_TAGS_PER_TASK = 20
-MAX_EMAIL_LENGTH = 254  # the users.email column
 MAX_TASKS_PER_BULK = 1_000
 SORT_KEYS = ("created_at", "updated_at", "due_at", "priority", "title", "status", "id")
 READ_ONLY_TASK_FIELDS = frozenset(
@@ -470,7 +469,7 @@ JobPageSchema = _page_schema("JobPage", JobSchema)
 
 
 class RegistrationSchema(InputSchema):
-    email = EmailAddress(required=True, validate=Length(max=MAX_EMAIL_LENGTH))
+    email = EmailAddress(required=True, validate=Length(max=254))
     password = Str(trim=False, blank=True, required=True, validate=Length(8, 1024))
     name = Str(required=True, validate=Length(1, 100))
 

@@ -76,8 +76,11 @@ _COUNTER_PARAMS = frozenset(
 # Two parameters a tag: within SQLite's limit of 32 766 a statement (since 3.32).
 SQLITE_TAGS_PER_STATEMENT = 16_000
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+# The tables under the mapped classes, for Core statements: a statement of ORM attributes
+# goes through the ORM's compilation on every execution.
+_TASKS, _TAGS, _COUNTS = Task.__table__, Tag.__table__, TaskCount.__table__
 _SORT_COLUMNS = {
-    name: Task.__table__.c[name]
+    name: _TASKS.c[name]
     for name in ("created_at", "updated_at", "due_at", "priority", "title", "status", "id")
 }
 
@@ -146,9 +149,9 @@ def list_tasks(owner: User, args: Mapping[str, Any]) -> Page[TaskRecord]:
 
 # The owner's counters, all of them (at most eight rows): the total adds up those the
 # list's view covers. One statement whatever the view, compiled once.
-_COUNTERS = select(
-    TaskCount.__table__.c.status, TaskCount.__table__.c.in_trash, TaskCount.__table__.c.tasks
-).where(TaskCount.__table__.c.owner_id == bindparam("owner_id"))
+_COUNTERS = select(_COUNTS.c.status, _COUNTS.c.in_trash, _COUNTS.c.tasks).where(
+    _COUNTS.c.owner_id == bindparam("owner_id")
+)
 _IN_TRASH = {"exclude": (False,), "only": (True,), "include": (False, True)}
 
 
@@ -308,7 +311,7 @@ def insert_tasks(owner: User, items: Sequence[Mapping[str, Any]]) -> list[TaskRe
     ]
 
 
-_INSERT_TASKS = insert(Task.__table__).returning(Task.__table__.c.id, sort_by_parameter_order=True)
+_INSERT_TASKS = insert(_TASKS).returning(_TASKS.c.id, sort_by_parameter_order=True)
 _INSERT_EVENTS = insert(TaskEvent.__table__)
 
 
@@ -583,8 +586,7 @@ def _on_tag_conflict(statement: Any) -> Any:
     )
 
 
-_TAGS = Tag.__table__
-# Core statements (of the table, not the mapped class): the ORM would take their
+# A Core statement (of the table, not the mapped class): the ORM would take its
 # parameters for rows of a bulk INSERT.
 _UPSERT_TAGS = _on_tag_conflict(
     postgresql.insert(_TAGS).from_select(
@@ -649,7 +651,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _task_filters(owner: User, params: Mapping[str, Any]) -> list[ColumnElement[bool]]:
-    tasks, tags = Task.__table__.c, Tag.__table__.c  # Core columns: see select_records
+    tasks, tags = _TASKS.c, _TAGS.c
     # A BIGINT, not an INTEGER, parameter: the owner's trigram indexes can use only that.
     where: list[ColumnElement[bool]] = [tasks.owner_id == cast(owner.id, BigInteger)]
     deleted = params["deleted"]
