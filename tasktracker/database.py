@@ -8,29 +8,100 @@
 - A request that only reads runs its statements without a transaction (`without_transaction`):
   no BEGIN and no ROLLBACK around them, two round trips saved. Writes keep their unit of
   work: BEGIN, the statements, COMMIT.
+- The reads every API request makes (the token with its user, a task by id) are `Prepared`:
+  compiled once, run on the driver's cursor of the session's connection. SQLAlchemy's
+  execution around a statement (its cache key, execution context and result objects) costs
+  more CPU than psycopg2 running it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, Executable, Pool, Result, Table, event, text
+from sqlalchemy import Connection, Dialect, Engine, Pool, Select, Table, event, text
 from sqlalchemy.exc import DBAPIError
 
 from tasktracker.extensions import db
 
+R = TypeVar("R")
+T = TypeVar("T")
 
-def first_statement(statement: Executable, params: dict[str, Any] | None = None) -> Result[Any]:
-    """Executes the session's first statement, again on a fresh connection if the pooled one
+
+def first_statement(run: Callable[[], T]) -> T:
+    """Runs the session's first statement, again on a fresh connection if the pooled one
     turns out to be dead."""
     try:
-        return db.session.connection().execute(statement, params)
+        return run()
     except DBAPIError as error:
         if not error.connection_invalidated:
             raise
         db.session.rollback()
-        return db.session.connection().execute(statement, params)
+        return run()
+
+
+_Compiled = tuple[str, list[Callable[[Any], Any] | None]]
+
+
+class Prepared(Generic[R]):
+    """A read statement built once, compiled once per database, and run on the driver's
+    cursor of the session's connection; its rows come back as `row_type`, with the column
+    types' result processing (UTCDateTime's) applied. Where the session's driver is not
+    psycopg2 (SQLite in development), SQLAlchemy runs it as it runs any statement.
+
+    An error is SQLAlchemy's to report: a DBAPIError as from any statement, a dead
+    connection invalidated with the pool's older ones (so `first_statement` works as well).
+    SQLAlchemy's cursor events do not see these statements; PostgreSQL's statement log does
+    (tests/test_round_trips.py counts by it)."""
+
+    def __init__(self, statement: Select[Any], row_type: Callable[..., R]):
+        self.statement = statement
+        self.row_type = row_type
+        self._compiled: WeakKeyDictionary[Dialect, _Compiled] = WeakKeyDictionary()
+
+    def all(self, params: dict[str, Any]) -> list[R]:
+        connection = db.session.connection()
+        if connection.dialect.driver != "psycopg2":
+            return [self.row_type(*row) for row in connection.execute(self.statement, params)]
+        sql, processors = self._compiled.get(connection.dialect) or self._compile(connection)
+        cursor = connection.connection.driver_connection.cursor()
+        try:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        except connection.dialect.loaded_dbapi.Error as error:
+            # What SQLAlchemy does with an error outside a statement's execution context (a
+            # private method, so requirements.txt pins the version; test_round_trips's dead
+            # connection test goes through here).
+            connection._handle_dbapi_exception(error, sql, params, cursor, None)
+        finally:
+            cursor.close()
+        row_type = self.row_type
+        if not any(processors):
+            return [row_type(*row) for row in rows]
+        return [
+            row_type(
+                *(
+                    value if process is None else process(value)
+                    for process, value in zip(processors, row, strict=True)
+                )
+            )
+            for row in rows
+        ]
+
+    def one_or_none(self, params: dict[str, Any]) -> R | None:
+        rows = self.all(params)
+        return rows[0] if rows else None
+
+    def _compile(self, connection: Connection) -> _Compiled:
+        dialect = connection.dialect
+        sql = str(self.statement.compile(dialect=dialect))
+        processors = [
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            for column in self.statement.selected_columns
+        ]
+        self._compiled[dialect] = sql, processors
+        return sql, processors
 
 
 def on_postgresql() -> bool:

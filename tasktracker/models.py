@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from flask_login import UserMixin
 from sqlalchemy import (
@@ -106,6 +106,14 @@ class EventKind(StrEnum):
     JOB_SUCCEEDED = "job_succeeded"
     JOB_FAILED = "job_failed"
     JOB_CANCELLED = "job_cancelled"
+
+
+class Owner(Protocol):
+    """Whom the task and job services act for: a signed-in account as a request reads it
+    (services.accounts.Account) or a mapped User (the CLI, the seed, the benchmarks)."""
+
+    @property
+    def id(self) -> int: ...
 
 
 class User(UserMixin, db.Model):

@@ -17,7 +17,7 @@ RETRY_AFTER_SECONDS = "10"
 
 
 def _check_database() -> None:
-    first_statement(text("SELECT 1"))
+    first_statement(lambda: db.session.execute(text("SELECT 1")))
     db.session.rollback()
 
 

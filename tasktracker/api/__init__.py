@@ -21,6 +21,7 @@ from tasktracker.pagination import Page, link_header, page_links
 from tasktracker.schemas import ErrorSchema
 from tasktracker.security import token_digest
 from tasktracker.services import accounts as account_service
+from tasktracker.services.accounts import Account
 
 F = TypeVar("F", bound=Callable[..., Any])
 _VERSION_TAG = re.compile(r"[0-9]{1,9}")
@@ -50,7 +51,7 @@ PUBLIC_ENDPOINTS = frozenset({"api.register"})
 BASIC_AUTH_ENDPOINTS = frozenset({"api.create_token"})
 
 
-def current_user() -> User:
+def current_user() -> Account:
     """The user the request's bearer token belongs to."""
     return g.api_user
 

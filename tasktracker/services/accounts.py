@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import current_app
+from flask_login import UserMixin
 from marshmallow import ValidationError
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import make_transient_to_detached
 
 from tasktracker import security
-from tasktracker.database import first_statement
+from tasktracker.database import Prepared, first_statement
 from tasktracker.errors import Conflict, Forbidden, NotFound
 from tasktracker.extensions import db
 from tasktracker.models import ApiToken, User, utcnow
@@ -49,10 +50,20 @@ def register_user(data: Any, *, by_operator: bool = False) -> User:
     return user
 
 
-def get_user(user_id: int) -> User | None:
+@dataclass(frozen=True, slots=True)
+class Account(UserMixin):
+    """A user as every request reads it (the API token's owner, the pages' signed-in user):
+    a plain record of its `users` row. Changes go through the mapped `User`."""
+
+    id: int
+    email: str
+    name: str
+    created_at: datetime
+
+
+def get_user(user_id: int) -> Account | None:
     """The signed-in user of a page request: its first statement (tasktracker.database)."""
-    row = first_statement(_USER, {"user_id": user_id}).one_or_none()
-    return None if row is None else _user(row)
+    return first_statement(lambda: _USER.one_or_none({"user_id": user_id}))
 
 
 def user_by_email(email: str) -> User | None:
@@ -126,41 +137,45 @@ def revoke_token(user: User, token_id: int) -> None:
         db.session.commit()
 
 
-def user_for_token(secret: str) -> User | None:
+def user_for_token(secret: str) -> Account | None:
     """The owner of a live (not revoked, not expired) token; records its use. May commit."""
-    row = first_statement(_TOKEN_WITH_USER, {"digest": security.token_digest(secret)}).one_or_none()
+    digest = security.token_digest(secret)
+    token = first_statement(lambda: _TOKEN_WITH_USER.one_or_none({"digest": digest}))
     now = utcnow()
-    if row is None or row.revoked_at is not None or _expired(row.expires_at, now):
+    if token is None or token.revoked_at is not None or _expired(token.expires_at, now):
         return None
-    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
-        db.session.execute(_STAMP_USE, {"token_id": row.token_id, "now": now})
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        db.session.execute(_STAMP_USE, {"token_id": token.id, "now": now})
         db.session.commit()
-    return _user(row)
+    return token.user
 
 
-def _user(row: Any) -> User:
-    """The User of a row holding the `users` columns, as if the session had loaded it."""
-    user = User(**{column: getattr(row, column) for column in _USER_COLUMNS})
-    make_transient_to_detached(user)
-    return user
+class _TokenUse(NamedTuple):
+    id: int
+    revoked_at: datetime | None
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    user: Account
 
 
 # Every request's first statement: the token and its user in one round trip (API), or the
-# signed-in user (pages), read as plain rows (loading them as ORM objects costs more than
-# the query itself).
+# signed-in user (pages), read as plain records.
 _TOKENS, _USERS = ApiToken.__table__, User.__table__
-_USER_COLUMNS = tuple(_USERS.c.keys())
-_USER = select(_USERS).where(_USERS.c.id == bindparam("user_id"))
-_TOKEN_WITH_USER = (
+_ACCOUNT = [_USERS.c[name] for name in Account.__dataclass_fields__]
+_USER = Prepared(select(*_ACCOUNT).where(_USERS.c.id == bindparam("user_id")), Account)
+_TOKEN_WITH_USER = Prepared(
     select(
-        _TOKENS.c.id.label("token_id"),
+        _TOKENS.c.id,
         _TOKENS.c.revoked_at,
         _TOKENS.c.expires_at,
         _TOKENS.c.last_used_at,
-        *_USERS.c,
+        *_ACCOUNT,
     )
     .join_from(_TOKENS, _USERS, _USERS.c.id == _TOKENS.c.user_id)
-    .where(_TOKENS.c.token_hash == bindparam("digest"))
+    .where(_TOKENS.c.token_hash == bindparam("digest")),
+    lambda token_id, revoked_at, expires_at, last_used_at, *user: _TokenUse(
+        token_id, revoked_at, expires_at, last_used_at, Account(*user)
+    ),
 )
 _STAMP_USE = (
     update(_TOKENS)

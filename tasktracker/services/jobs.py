@@ -35,10 +35,10 @@ from tasktracker.models import (
     EventKind,
     Job,
     JobState,
+    Owner,
     Task,
     TaskEvent,
     TaskStatus,
-    User,
     utcnow,
 )
 from tasktracker.pagination import Page, SortKey, count, paginate
@@ -131,7 +131,7 @@ MAX_RESULT_LENGTH = 500
 # --- API side ----------------------------------------------------------------------------
 
 
-def request_processing(owner: User, task_id: int) -> Job:
+def request_processing(owner: Owner, task_id: int) -> Job:
     """Commits a queued job and its `job_queued` event, then enqueues the job's id; 409 while
     the task has a job queued or running, or is in the trash."""
     task = lock_task(owner, task_id)
@@ -152,7 +152,7 @@ def request_processing(owner: User, task_id: int) -> Job:
     return job
 
 
-def get_job(owner: User, job_id: uuid.UUID, *, for_update: bool = False) -> Job:
+def get_job(owner: Owner, job_id: uuid.UUID, *, for_update: bool = False) -> Job:
     """The owner's job; 404 for anyone else's, as for a missing one."""
     query = select(Job).join(Job.task).where(Job.id == job_id, Task.owner_id == owner.id)
     if for_update:
@@ -163,7 +163,7 @@ def get_job(owner: User, job_id: uuid.UUID, *, for_update: bool = False) -> Job:
     return job
 
 
-def list_jobs(owner: User, task_id: int, args: Mapping[str, Any]) -> Page[Job]:
+def list_jobs(owner: Owner, task_id: int, args: Mapping[str, Any]) -> Page[Job]:
     """The task's jobs, newest first."""
     task = get_task(owner, task_id)
     params = load_query(_PAGE_QUERY, args)
@@ -176,7 +176,7 @@ def list_jobs(owner: User, task_id: int, args: Mapping[str, Any]) -> Page[Job]:
     )
 
 
-def cancel_job(owner: User, job_id: uuid.UUID) -> Job:
+def cancel_job(owner: Owner, job_id: uuid.UUID) -> Job:
     """A queued job will never run; a running one stops at its next step (its writes are
     fenced off from now on). A task the job had taken goes back to pending. Idempotent;
     409 for a job that already finished. Commits."""

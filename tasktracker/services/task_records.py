@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import GenericFunction
 
+from tasktracker.database import Prepared
 from tasktracker.models import Tag, Task, TaskStatus, task_tags
 
 _TASKS, _TAGS = Task.__table__, Tag.__table__
@@ -95,6 +96,7 @@ def written_record(task_id: int, row: Mapping[str, Any], tag_names: Sequence[str
 
 
 # The owner's task, in the trash or not.
-OWN_TASK = select_records(
-    _TASKS.c.id == bindparam("task_id"), _TASKS.c.owner_id == bindparam("owner_id")
+OWN_TASK = Prepared(
+    select_records(_TASKS.c.id == bindparam("task_id"), _TASKS.c.owner_id == bindparam("owner_id")),
+    lambda *row: record(row),
 )

@@ -37,12 +37,12 @@ from tasktracker.models import (
     BigId,
     EventKind,
     IdempotencyKey,
+    Owner,
     Tag,
     Task,
     TaskCount,
     TaskEvent,
     TaskStatus,
-    User,
     task_tags,
     utcnow,
 )
@@ -60,7 +60,6 @@ from tasktracker.schemas import (
 from tasktracker.services.task_records import (
     OWN_TASK,
     TaskRecord,
-    record,
     records,
     select_records,
     written_record,
@@ -116,16 +115,15 @@ _OWN_TASK_FOR_UPDATE = (
 _NO_SUCH_TASK = "No such task."
 
 
-def get_task(owner: User, task_id: int) -> TaskRecord:
+def get_task(owner: Owner, task_id: int) -> TaskRecord:
     """The owner's task, in the trash or not; 404 for anyone else's, as for a missing one."""
-    ids = {"task_id": task_id, "owner_id": owner.id}
-    row = db.session.connection().execute(OWN_TASK, ids).one_or_none()
-    if row is None:
+    task = OWN_TASK.one_or_none({"task_id": task_id, "owner_id": owner.id})
+    if task is None:
         raise NotFound(_NO_SUCH_TASK, code="task_not_found")
-    return record(row)
+    return task
 
 
-def lock_task(owner: User, task_id: int) -> Task:
+def lock_task(owner: Owner, task_id: int) -> Task:
     """The owner's task to change, its row locked until the commit; 404 as get_task."""
     ids = {"task_id": task_id, "owner_id": owner.id}
     task = db.session.scalars(_OWN_TASK_FOR_UPDATE, ids).unique().one_or_none()
@@ -134,7 +132,7 @@ def lock_task(owner: User, task_id: int) -> Task:
     return task
 
 
-def list_tasks(owner: User, args: Mapping[str, Any]) -> Page[TaskRecord]:
+def list_tasks(owner: Owner, args: Mapping[str, Any]) -> Page[TaskRecord]:
     """One page of the owner's tasks filtered and sorted as the query asks (SPEC §4)."""
     params = load_query(_LIST_QUERY, args)
     where = _task_filters(owner, params)
@@ -155,7 +153,7 @@ _COUNTERS = select(_COUNTS.c.status, _COUNTS.c.in_trash, _COUNTS.c.tasks).where(
 _IN_TRASH = {"exclude": (False,), "only": (True,), "include": (False, True)}
 
 
-def _total(owner: User, params: Mapping[str, Any], where: Sequence[ColumnElement[bool]]) -> Total:
+def _total(owner: Owner, params: Mapping[str, Any], where: Sequence[ColumnElement[bool]]) -> Total:
     """A list's total. Filtered by status and the trash alone (every view of the pages,
     the default list among them), it is exact and read from the owner's counters (at most
     eight rows), whatever the account's size. Any other filter is counted up to
@@ -179,7 +177,7 @@ def _total(owner: User, params: Mapping[str, Any], where: Sequence[ColumnElement
     return Total(min(found, COUNT_LIMIT), exact=found <= COUNT_LIMIT)
 
 
-def list_events(owner: User, task_id: int, args: Mapping[str, Any]) -> Page[TaskEvent]:
+def list_events(owner: Owner, task_id: int, args: Mapping[str, Any]) -> Page[TaskEvent]:
     """The task's log, oldest first."""
     task = get_task(owner, task_id)
     params = load_query(_PAGE_QUERY, args)
@@ -192,7 +190,7 @@ def list_events(owner: User, task_id: int, args: Mapping[str, Any]) -> Page[Task
     )
 
 
-def tag_counts(owner: User) -> list[dict[str, Any]]:
+def tag_counts(owner: Owner) -> list[dict[str, Any]]:
     """Each of the owner's tags with how many live tasks carry it, by name."""
     rows = db.session.execute(
         select(Tag.name, func.count(Task.id))
@@ -209,7 +207,7 @@ def tag_counts(owner: User) -> list[dict[str, Any]]:
 
 
 def create_task(
-    owner: User,
+    owner: Owner,
     data: Any,
     *,
     idempotency_key: str | None = None,
@@ -225,7 +223,7 @@ def create_task(
     return _create_once(owner, data, idempotency_key, create)
 
 
-def create_tasks(owner: User, data: Any, *, idempotency_key: str | None = None) -> Created:
+def create_tasks(owner: Owner, data: Any, *, idempotency_key: str | None = None) -> Created:
     """All or nothing: every task of `{"tasks": [...]}` is validated first (a 422 names
     `tasks.<index>.<field>`), then all are committed with their `created` events, and the
     body lists them in the order sent. With a key, also the response to replay."""
@@ -238,7 +236,7 @@ def create_tasks(owner: User, data: Any, *, idempotency_key: str | None = None) 
 
 
 def _create_once(
-    owner: User, data: Any, idempotency_key: str | None, create: Callable[[], dict[str, Any]]
+    owner: Owner, data: Any, idempotency_key: str | None, create: Callable[[], dict[str, Any]]
 ) -> Created:
     """Runs `create` (validate, insert, dump) and commits. With an Idempotency-Key, the same
     key and body within the window replay the stored response instead, another body is a
@@ -283,7 +281,7 @@ def _create_once(
     return Created(body, replayed=False)
 
 
-def insert_tasks(owner: User, items: Sequence[Mapping[str, Any]]) -> list[TaskRecord]:
+def insert_tasks(owner: Owner, items: Sequence[Mapping[str, Any]]) -> list[TaskRecord]:
     """Inserts tasks loaded by TaskWriteSchema, each with its `created` event and its tags,
     in the caller's transaction (no commit); returns them in order, built from what was
     written. A multi-row INSERT for the tasks (RETURNING their ids in the order sent), one
@@ -315,7 +313,7 @@ _INSERT_TASKS = insert(_TASKS).returning(_TASKS.c.id, sort_by_parameter_order=Tr
 _INSERT_EVENTS = insert(TaskEvent.__table__)
 
 
-def new_task_row(owner: User, fields: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+def new_task_row(owner: Owner, fields: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     """The `tasks` row of a task created now from fields loaded by TaskWriteSchema: every
     column but `id`, so that the Task built from it has nothing left to load."""
     return {
@@ -348,7 +346,7 @@ def created_event(fields: Mapping[str, Any], now: datetime) -> dict[str, Any]:
 
 
 def update_task(
-    owner: User,
+    owner: Owner,
     task_id: int,
     data: Any,
     *,
@@ -382,7 +380,7 @@ def update_task(
     return task
 
 
-def complete_task(owner: User, task_id: int) -> Task:
+def complete_task(owner: Owner, task_id: int) -> Task:
     """Idempotent: completing a completed task changes nothing. Commits."""
     task = _task_for_change(owner, task_id)
     if task.status != TaskStatus.COMPLETED:
@@ -391,7 +389,7 @@ def complete_task(owner: User, task_id: int) -> Task:
     return task
 
 
-def reopen_task(owner: User, task_id: int) -> Task:
+def reopen_task(owner: Owner, task_id: int) -> Task:
     """A completed or failed task goes back to pending; any other is left as it is. Commits."""
     task = _task_for_change(owner, task_id)
     if task.status in (TaskStatus.COMPLETED, TaskStatus.FAILED):
@@ -400,7 +398,7 @@ def reopen_task(owner: User, task_id: int) -> Task:
     return task
 
 
-def complete_tasks(owner: User, task_ids: Sequence[int]) -> int:
+def complete_tasks(owner: Owner, task_ids: Sequence[int]) -> int:
     """Completes each of these tasks that is live and not completed yet, in one commit;
     returns how many changed. Ids that are not the owner's live tasks are skipped."""
     changed = 0
@@ -412,7 +410,7 @@ def complete_tasks(owner: User, task_ids: Sequence[int]) -> int:
     return changed
 
 
-def delete_tasks(owner: User, task_ids: Sequence[int]) -> int:
+def delete_tasks(owner: Owner, task_ids: Sequence[int]) -> int:
     """Moves each of these live tasks to the trash, in one commit; returns how many."""
     tasks = _live_tasks(owner, task_ids)
     _trash(tasks)
@@ -420,7 +418,7 @@ def delete_tasks(owner: User, task_ids: Sequence[int]) -> int:
     return len(tasks)
 
 
-def _live_tasks(owner: User, task_ids: Sequence[int]) -> list[Task]:
+def _live_tasks(owner: Owner, task_ids: Sequence[int]) -> list[Task]:
     return list(
         db.session.scalars(
             select(Task)
@@ -431,7 +429,7 @@ def _live_tasks(owner: User, task_ids: Sequence[int]) -> list[Task]:
     )
 
 
-def delete_task(owner: User, task_id: int) -> None:
+def delete_task(owner: Owner, task_id: int) -> None:
     """Moves the task to the trash (idempotent). Commits."""
     task = lock_task(owner, task_id)
     if task.deleted_at is None:
@@ -450,7 +448,7 @@ def _trash(tasks: Sequence[Task]) -> None:
         record_event(task, EventKind.DELETED, "Moved to the trash.")
 
 
-def restore_task(owner: User, task_id: int) -> Task:
+def restore_task(owner: Owner, task_id: int) -> Task:
     """Takes the task out of the trash (idempotent). Commits."""
     task = lock_task(owner, task_id)
     if task.deleted_at is not None:
@@ -474,7 +472,7 @@ def purge_idempotency_keys() -> int:
 # --- helpers -----------------------------------------------------------------------------
 
 
-def _task_for_change(owner: User, task_id: int, if_match: Sequence[int] | None = None) -> Task:
+def _task_for_change(owner: Owner, task_id: int, if_match: Sequence[int] | None = None) -> Task:
     """The task locked for update; 412 if `if_match` names other versions, 409 if in the trash."""
     task = lock_task(owner, task_id)
     if if_match is not None and task.version not in if_match:
@@ -522,7 +520,7 @@ def record_event(
     )
 
 
-def ensure_tags(owner: User, names: Sequence[str]) -> list[Tag]:
+def ensure_tags(owner: Owner, names: Sequence[str]) -> list[Tag]:
     """The owner's tags of these names, by name, creating the missing ones: one statement
     (on SQLite one per SQLITE_TAGS_PER_STATEMENT names), safe under concurrency (an existing
     tag is returned, and locked until the commit)."""
@@ -538,7 +536,7 @@ def ensure_tags(owner: User, names: Sequence[str]) -> list[Tag]:
     return sorted(tags, key=_by_name)
 
 
-def _attach_tags(owner: User, tagged: Sequence[tuple[int, Sequence[str]]]) -> None:
+def _attach_tags(owner: Owner, tagged: Sequence[tuple[int, Sequence[str]]]) -> None:
     """Links new tasks, given as (task id, tag names), to the owner's tags of these names,
     creating the missing ones.
 
@@ -568,7 +566,7 @@ def _attach_tags(owner: User, tagged: Sequence[tuple[int, Sequence[str]]]) -> No
     )
 
 
-def _upsert_tags(owner: User, names: Sequence[str]) -> tuple[Any, dict[str, Any]]:
+def _upsert_tags(owner: Owner, names: Sequence[str]) -> tuple[Any, dict[str, Any]]:
     """The statement (and its parameters) that INSERTs the tags, and on a name the owner
     has already "updates" it to itself: unlike DO NOTHING, RETURNING then gives every tag,
     even one committed concurrently. On PostgreSQL built once, the names one array."""
@@ -626,7 +624,7 @@ def _by_name(tag: Tag) -> str:
     return tag.name
 
 
-def _replay(owner: User, key: str, request_hash: str) -> Created | None:
+def _replay(owner: Owner, key: str, request_hash: str) -> Created | None:
     """The stored response for this key, if the key is still in its window."""
     stored = db.session.scalar(
         select(IdempotencyKey).where(IdempotencyKey.user_id == owner.id, IdempotencyKey.key == key)
@@ -650,7 +648,7 @@ def _jsonable(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def _task_filters(owner: User, params: Mapping[str, Any]) -> list[ColumnElement[bool]]:
+def _task_filters(owner: Owner, params: Mapping[str, Any]) -> list[ColumnElement[bool]]:
     tasks, tags = _TASKS.c, _TAGS.c
     # A BIGINT, not an INTEGER, parameter: the owner's trigram indexes can use only that.
     where: list[ColumnElement[bool]] = [tasks.owner_id == cast(owner.id, BigInteger)]

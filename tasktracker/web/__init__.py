@@ -10,14 +10,13 @@ from flask import Blueprint, Response, redirect, request, url_for
 
 from tasktracker.errors import AppError
 from tasktracker.extensions import login_manager
-from tasktracker.models import User
 from tasktracker.services import accounts
 
 bp = Blueprint("web", __name__)
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
+def load_user(user_id: str) -> accounts.Account | None:
     return accounts.get_user(int(user_id)) if user_id.isdigit() else None
 
 
