@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from tasktracker import metrics, ops, web, worker
+from tasktracker import database, metrics, ops, web, worker
 from tasktracker.api import blp as api_blueprint
 from tasktracker.api import docs as api_docs
 from tasktracker.api import rest_api
@@ -59,6 +59,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     app.session_interface = CookieSessions()
     db.init_app(app)
+    database.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
     limiter.init_app(app)

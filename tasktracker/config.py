@@ -120,6 +120,13 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         "HSTS": production,
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Redis unreachable: each process counts in its own memory (Flask-Limiter logs the
+        # switch once, and goes back when Redis answers), and no error of the limiter's ever
+        # fails a request, in particular not a write already committed when the headers are
+        # written. The timeouts keep an unreachable host from stalling every request.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         # flask-smorest: we serve the JSON document; the UIs are our own pages.
         "API_TITLE": "Task Tracker API",
         "API_VERSION": "1.0",

@@ -8,6 +8,9 @@
 - A request that only reads runs its statements without a transaction (`without_transaction`):
   no BEGIN and no ROLLBACK around them, two round trips saved. Writes keep their unit of
   work: BEGIN, the statements, COMMIT.
+- A request's session ends without raising (`init_app`): a connection that died once the
+  response was decided (PostgreSQL restarted after a commit) cannot turn that response,
+  a committed write's success among them, into an error.
 - The reads every API request makes (the token with its user, a task by id) are `Prepared`:
   compiled once, run on the driver's cursor of the session's connection. SQLAlchemy's
   execution around a statement (its cache key, execution context and result objects) costs
@@ -16,10 +19,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 from weakref import WeakKeyDictionary
 
+from flask import Flask
 from sqlalchemy import Connection, Dialect, Engine, Pool, Select, Table, event, text
 from sqlalchemy.exc import DBAPIError
 
@@ -27,6 +32,25 @@ from tasktracker.extensions import db
 
 R = TypeVar("R")
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+def init_app(app: Flask) -> None:
+    """Ends each request's session before Flask-SQLAlchemy's own teardown would (teardown
+    functions run last-registered first; call this after `db.init_app`), which then finds
+    nothing to do. The end of a session is the rollback of what is left of it (a read's);
+    a connection dead by then is SQLAlchemy's to invalidate, and the session is let go."""
+
+    @app.teardown_appcontext
+    def end_session(error: BaseException | None) -> None:
+        try:
+            db.session.remove()
+        except DBAPIError as lost:
+            db.session.registry.clear()
+            log.warning(
+                "the database connection was lost at the end of a request (%s)",
+                type(lost.orig).__name__,
+            )
 
 
 def first_statement(run: Callable[[], T]) -> T:

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from tasktracker.extensions import db
@@ -80,6 +81,10 @@ class ValidationFailed(AppError):
 
 class ServiceUnavailable(AppError):
     status, code, message = 503, "service_unavailable", "A dependency is unavailable."
+
+
+# How long a client is asked to wait before retrying after a 503.
+RETRY_AFTER_SECONDS = "5"
 
 
 # Werkzeug's exceptions (routing, size limits, rate limits) mapped to §6 codes and sentences.
@@ -165,15 +170,40 @@ def handle_http_exception(error: HTTPException) -> Response:
     return error_response(status, code, message, headers=headers)
 
 
+def handle_database_unavailable(error: OperationalError) -> Response:
+    """PostgreSQL could not do it for now (unreachable, restarting, the connection lost, a
+    deadlock, a timeout): 503, retry shortly."""
+    _roll_back()
+    current_app.logger.warning(
+        "database unavailable (%s)", type(error.orig).__name__, exc_info=error
+    )
+    return error_response(
+        503,
+        ServiceUnavailable.code,
+        "The database is unavailable for now; retry shortly.",
+        headers={"Retry-After": RETRY_AFTER_SECONDS},
+    )
+
+
 def handle_unexpected(error: BaseException) -> Response:
     """Any exception a view let through: roll back, log it whole, answer without details."""
-    db.session.rollback()
+    _roll_back()
     current_app.logger.exception("unhandled error", exc_info=error)
     return error_response(500, AppError.code, AppError.message)
+
+
+def _roll_back() -> None:
+    """Ends the failed request's transaction, whose connection may be dead: then the session
+    is let go (SQLAlchemy has invalidated the connection), and the error answered."""
+    try:
+        db.session.rollback()
+    except DBAPIError:
+        db.session.registry.clear()
 
 
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(AppError, handle_app_error)
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(OperationalError, handle_database_unavailable)
     app.register_error_handler(Exception, handle_unexpected)

@@ -8,12 +8,10 @@ from flask import Blueprint
 from sqlalchemy import text
 
 from tasktracker.database import first_statement
-from tasktracker.errors import error_response
+from tasktracker.errors import RETRY_AFTER_SECONDS, error_response
 from tasktracker.extensions import db, redis_client
 
 bp = Blueprint("ops", __name__)
-
-RETRY_AFTER_SECONDS = "10"
 
 
 def _check_database() -> None:

@@ -111,3 +111,40 @@ def _wait_until_live(url: str, process: subprocess.Popen[bytes], log: Path) -> N
         f"{url} did not answer within {SERVER_START_SECONDS} s; gunicorn's log:\n" + _tail(log),
         pytrace=False,
     )
+
+
+class RedisServer:
+    """A redis-server of the test's own on a free port of 127.0.0.1, which the test may stop
+    and start again (on the same port, empty, as after a restart without persistence)
+    without touching the machine's Redis."""
+
+    def __init__(self, log: Path) -> None:
+        self.port = _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log_file:
+            self.process = subprocess.Popen(
+                ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port),
+                 "--save", "", "--appendonly", "no"],
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if self.process.poll() is not None:
+                    break
+                time.sleep(0.05)
+        pytest.fail("redis-server did not start; its log:\n" + _tail(self.log), pytrace=False)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=15)
+        self.process = None

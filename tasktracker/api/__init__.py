@@ -96,7 +96,10 @@ def rate_limit_key() -> str:
     return "ip:" + get_remote_address()
 
 
-limiter.limit(lambda: current_app.config["RATELIMIT_API"], key_func=rate_limit_key)(blp)
+# One bucket for the whole API (a limit on a blueprint is otherwise one bucket per route).
+limiter.shared_limit(
+    lambda: current_app.config["RATELIMIT_API"], scope="api", key_func=rate_limit_key
+)(blp)
 
 
 def json_body(*, optional: bool = False) -> Any:

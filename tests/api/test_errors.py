@@ -150,6 +150,27 @@ def test_unexpected_error_is_500_without_details(crashing_app: Flask) -> None:
     assert "secret" not in page.get_data(as_text=True)
 
 
+def test_the_api_limit_is_one_bucket_across_routes(
+    app: Flask, database_url: str, redis_url: str
+) -> None:
+    """One bucket per token (here one no account has: 401s count too) whatever the route."""
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+    limited = make_app(
+        database_url, redis_url, RATELIMIT_ENABLED=True, RATELIMIT_API="3 per minute"
+    )
+    try:
+        client = limited.test_client()
+        bearer = {"Authorization": "Bearer no-such-token"}
+        paths = ["/api/me", "/api/tasks", "/api/tags", "/api/tokens"]
+        statuses = [client.get(path, headers=bearer).status_code for path in paths]
+        assert statuses == [401, 401, 401, 429]
+    finally:
+        redis.Redis.from_url(redis_url).flushdb()
+        limiter.enabled = app.config["RATELIMIT_ENABLED"]
+
+
 def test_rate_limit_is_429_with_retry_after(app: Flask, database_url: str, redis_url: str) -> None:
     import redis
 
