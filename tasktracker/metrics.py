@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 from flask import Blueprint, Flask, Response, current_app
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -43,11 +44,11 @@ class JobsCollector(Collector):
 
 
 def init_app(app: Flask) -> None:
-    exporter_class = (
-        GunicornInternalPrometheusMetrics
-        if app.config["PROMETHEUS_MULTIPROC_DIR"]
-        else PrometheusMetrics
-    )
+    directory = app.config["PROMETHEUS_MULTIPROC_DIR"]
+    if directory:
+        # Made if missing: any command may come first (`flask db upgrade` before gunicorn).
+        Path(directory).mkdir(parents=True, exist_ok=True)
+    exporter_class = GunicornInternalPrometheusMetrics if directory else PrometheusMetrics
     # A registry per app (not the process-wide default), so that many apps can coexist.
     exporter = exporter_class(
         app=None, path=None, registry=CollectorRegistry(), group_by="endpoint"

@@ -2,9 +2,10 @@
 `--fork` each in a work horse forked for it, RQ's own model) and,
 with REDIS_URL unset, a worker thread inside the web process on an in-process Redis.
 
-Both run the reaper (tasktracker.services.jobs.reap) at start and then on a timer thread of
-their own, not as an RQ scheduled job: RQ's schedule lives in Redis, and the reaper must
-still run after Redis lost everything, and while every worker is busy.
+Both run the reaper (tasktracker.services.jobs.reap, and the purge of expired
+Idempotency-Keys) at start and then on a timer thread of their own, not as an RQ scheduled
+job: RQ's schedule lives in Redis, and the reaper must still run after Redis lost
+everything, and while every worker is busy.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from rq.timeouts import TimerDeathPenalty
 
 from tasktracker.extensions import db, redis_client
 from tasktracker.queue import AppJob, get_queue
-from tasktracker.services import jobs
+from tasktracker.services import jobs, tasks
 
 log = logging.getLogger(__name__)
 
@@ -153,9 +154,11 @@ class InProcessQueue:
 
 
 def _reap(app: Flask) -> None:
+    """The timer's round: recover jobs, and drop the Idempotency-Keys past their window."""
     try:
         with app.app_context():
             jobs.reap()
+            tasks.purge_idempotency_keys()
     except Exception:  # a database or Redis outage: try again at the next tick
         log.warning("reaper: this round failed", exc_info=True)
 

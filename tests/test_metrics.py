@@ -69,7 +69,8 @@ def test_metrics_count_requests_and_jobs(
 
 @pytest.fixture(scope="module")
 def multiprocess_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    directory = tmp_path_factory.mktemp("prometheus")
+    # Not made yet: `flask db upgrade`, the first command, makes it.
+    directory = tmp_path_factory.mktemp("prometheus") / "metrics"
     with scratch_database("tasktracker_test_metrics") as database_url:
         env = app_env(
             database_url,
@@ -78,7 +79,9 @@ def multiprocess_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
             LOG_LEVEL="INFO",
         )
         migrate(env)
-        with gunicorn(env, directory.parent / "gunicorn.log", workers=3) as base_url:
+        assert directory.is_dir()
+        log = tmp_path_factory.getbasetemp() / "gunicorn.log"
+        with gunicorn(env, log, workers=3) as base_url:
             yield base_url
 
 

@@ -52,7 +52,8 @@ def create_token() -> Any:
     Authenticate with HTTP Basic (email and password). The token is shown only in this
     response; it is stored as a SHA-256 digest.
     """
-    return service.issue_token(basic_auth_user(), json_body(optional=True))
+    token = service.issue_token(basic_auth_user(), json_body(optional=True))
+    return token, 201, {"Cache-Control": "no-store"}  # it carries the secret
 
 
 @blp.route("/tokens", methods=["GET"], tags=["accounts"])

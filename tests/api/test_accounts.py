@@ -70,6 +70,8 @@ def new_token(client: Any, user: dict[str, Any], **fields: Any) -> dict[str, Any
         "/api/tokens", json=fields, headers=basic_auth(user["email"], user["password"])
     )
     assert response.status_code == 201, response.json
+    # It carries the secret: no cache may keep it.
+    assert response.headers["Cache-Control"] == "no-store"
     return response.json
 
 
