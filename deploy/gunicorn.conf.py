@@ -11,7 +11,11 @@ from pathlib import Path
 
 from gunicorn import glogging
 
-bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+# Sync workers serve one request at a time each, so a client sending slowly holds one:
+# they belong behind a proxy that reads requests whole (deploy/nginx.conf). Hence only
+# this machine by default; in a container, where nginx is another host, GUNICORN_BIND
+# opens it (docker-compose.yml).
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # Sync workers: on this stack they gave the best p99 on database routes (gthread showed
 # 0.1–1.5 s spikes). gunicorn reads WEB_CONCURRENCY itself; this is the default.
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))

@@ -50,8 +50,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_commands(app)
     if app.config["PROXY_FIX_HOPS"]:
         hops = app.config["PROXY_FIX_HOPS"]
+        # Not X-Forwarded-Prefix: the app is served at the root, and a prefix trusted from
+        # a client would put its host of choice into the links the app builds.
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
         )
     return app
 

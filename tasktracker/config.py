@@ -31,6 +31,10 @@ def _float(value: str, name: str) -> float:
         raise ConfigError(f"{name} must be a number, not {value!r}") from None
 
 
+def _hosts(value: str, name: str) -> list[str]:
+    return [host.strip() for host in value.split(",") if host.strip()]
+
+
 def _bool(value: str, name: str) -> bool:
     lowered = value.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -57,6 +61,8 @@ VARIABLES: dict[str, tuple[Any, Any]] = {
     "MAX_CONTENT_LENGTH": (_int, 1024 * 1024),
     "LOG_LEVEL": (_str, "INFO"),
     "PROXY_FIX_HOPS": (_int, 0),
+    # Flask's own check of the Host (and X-Forwarded-Host) a request names: others are 400.
+    "TRUSTED_HOSTS": (_hosts, None),
     "RATELIMIT_ENABLED": (_bool, True),
     "RATELIMIT_API": (_str, "600 per minute"),
     "RATELIMIT_AUTH": (_str, "10 per minute"),

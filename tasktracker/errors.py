@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from tasktracker.extensions import db
 
@@ -164,10 +164,22 @@ def handle_http_exception(error: HTTPException) -> Response:
     status = error.code or 500
     if status >= 500:
         return handle_unexpected(error)
+    if isinstance(error, SecurityError):
+        return _untrusted_host()
     code, message = _HTTP_ERRORS.get(status, ("http_error", HTTPStatus(status).phrase + "."))
     # Keep the headers the exception carries (Allow on 405, Retry-After on 429...).
     headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
     return error_response(status, code, message, headers=headers)
+
+
+def _untrusted_host() -> Response:
+    """A request naming a host not in TRUSTED_HOSTS. No URL can be built for it (Flask has no
+    URL adapter for a host it does not serve), so a page is the bare one, without the layout."""
+    message = "This site does not answer to that host name."
+    if wants_json(request.path):
+        return error_response(400, "untrusted_host", message)
+    page = render_template("errors/bare.html", status=400, title="Bad Request", message=message)
+    return Response(page, status=400, mimetype="text/html")
 
 
 def handle_database_unavailable(error: OperationalError) -> Response:

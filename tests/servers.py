@@ -4,6 +4,7 @@ with deploy/gunicorn.conf.py, in processes of its own (for the browser and metri
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -92,11 +93,12 @@ def _tail(path: Path, lines: int = 40) -> str:
 
 
 def _wait_until_live(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    name = Path(str(process.args[0])).name  # type: ignore[index]
     deadline = time.monotonic() + SERVER_START_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(
-                f"gunicorn exited with status {process.returncode} before serving; its log:\n"
+                f"{name} exited with status {process.returncode} before serving; its log:\n"
                 + _tail(log),
                 pytrace=False,
             )
@@ -108,7 +110,7 @@ def _wait_until_live(url: str, process: subprocess.Popen[bytes], log: Path) -> N
             pass
         time.sleep(0.1)
     pytest.fail(
-        f"{url} did not answer within {SERVER_START_SECONDS} s; gunicorn's log:\n" + _tail(log),
+        f"{url} did not answer within {SERVER_START_SECONDS} s; {name}'s log:\n" + _tail(log),
         pytrace=False,
     )
 
@@ -148,3 +150,63 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(timeout=15)
         self.process = None
+
+
+@contextmanager
+def nginx(upstream: str, directory: Path) -> Iterator[str]:
+    """nginx with the deployment's server block (deploy/nginx.conf) on a free port of
+    127.0.0.1, in front of `upstream` (a base URL) and serving this checkout's static/;
+    yields its base URL, and stops it afterwards."""
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(binary).exists():
+        pytest.fail("nginx is not installed (Debian: apt-get install nginx)", pytrace=False)
+    port = _free_port()
+    server = (
+        (ROOT / "deploy" / "nginx.conf")
+        .read_text()
+        .replace("server web:8000;", f"server {upstream.removeprefix('http://')};")
+        .replace("listen 80;", f"listen 127.0.0.1:{port};")
+        .replace("/srv/tasktracker/static/", f"{ROOT / 'static'}/")
+    )
+    temp = directory / "nginx"
+    temp.mkdir()
+    # Run as root, nginx's workers would be `nobody`, who may not enter the test's
+    # directories: they stay root (as the master already is).
+    user = "user root root;" if os.geteuid() == 0 else ""
+    config = temp / "nginx.conf"
+    config.write_text(
+        f"""
+        {user}
+        daemon off;
+        worker_processes 1;
+        pid {temp}/nginx.pid;
+        error_log {temp}/error.log warn;
+        events {{ worker_connections 256; }}
+        http {{
+            include /etc/nginx/mime.types;
+            default_type application/octet-stream;
+            access_log off;
+            client_body_temp_path {temp}/client_body;
+            proxy_temp_path {temp}/proxy;
+            fastcgi_temp_path {temp}/fastcgi;
+            uwsgi_temp_path {temp}/uwsgi;
+            scgi_temp_path {temp}/scgi;
+            {server}
+        }}
+        """
+    )
+    log = temp / "stderr.log"
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(
+            [binary, "-c", str(config), "-p", str(temp)], stdout=log_file, stderr=log_file
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_live(f"{base_url}/health/live", process, log)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
