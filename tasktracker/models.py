@@ -151,6 +151,20 @@ class ApiToken(db.Model):
     secret = None
 
 
+class WebSession(db.Model):
+    """A signed-in browser. Its cookie carries a random id, the table keeps its digest: a
+    session ends here (signing out, "sign out everywhere"), whatever copies of the cookie
+    exist."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = created_at_column()
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 task_tags = Table(
     "task_tags",
     db.metadata,

@@ -3,9 +3,9 @@
 with REDIS_URL unset, a worker thread inside the web process on an in-process Redis.
 
 Both run the reaper (tasktracker.services.jobs.reap, and the purge of expired
-Idempotency-Keys) at start and then on a timer thread of their own, not as an RQ scheduled
-job: RQ's schedule lives in Redis, and the reaper must still run after Redis lost
-everything, and while every worker is busy.
+Idempotency-Keys and ended sessions) at start and then on a timer thread of their own, not
+as an RQ scheduled job: RQ's schedule lives in Redis, and the reaper must still run after
+Redis lost everything, and while every worker is busy.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from rq.timeouts import TimerDeathPenalty
 
 from tasktracker.extensions import db, redis_client
 from tasktracker.queue import AppJob, get_queue
-from tasktracker.services import jobs, tasks
+from tasktracker.services import accounts, jobs, tasks
 
 log = logging.getLogger(__name__)
 
@@ -154,11 +154,13 @@ class InProcessQueue:
 
 
 def _reap(app: Flask) -> None:
-    """The timer's round: recover jobs, and drop the Idempotency-Keys past their window."""
+    """The timer's round: recover jobs; drop the Idempotency-Keys past their window and the
+    sessions that ended."""
     try:
         with app.app_context():
             jobs.reap()
             tasks.purge_idempotency_keys()
+            accounts.purge_sessions()
     except Exception:  # a database or Redis outage: try again at the next tick
         log.warning("reaper: this round failed", exc_info=True)
 

@@ -268,7 +268,11 @@ def test_a_connection_that_died_in_the_pool_fails_no_request(counted: Counted) -
     assert counted.call("POST", "/api/tasks", json={"title": "After"}).status_code == 201
     _terminate_pooled_connections(counted)
     assert counted.client.get("/health").status_code == 200
+    with counted.app.app_context():
+        signed_in = accounts.start_session(accounts.user_by_email(counted.email))
+        db.session.remove()
     _terminate_pooled_connections(counted)
     with counted.app.app_context():
-        assert accounts.get_user(counted.user_id).email == counted.email  # a page's user
+        page_user = accounts.user_for_session(signed_in.session)
+        assert page_user.email == counted.email
         db.session.remove()

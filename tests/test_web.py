@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import update
 
 from tasktracker.extensions import db
-from tasktracker.models import Job, utcnow
+from tasktracker.models import Job, WebSession, utcnow
+from tasktracker.services import accounts
 from tests.conftest import PASSWORD, ApiClient
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -66,6 +69,52 @@ def test_sign_up_sign_in_sign_out(client: FlaskClient) -> None:
         post(client, "/signin", {"email": "ZOE@example.com", "password": "long enough"}).status_code
         == 303
     )
+
+
+def _copy_of(app: Flask, browser: FlaskClient) -> FlaskClient:
+    """Another browser holding a copy of `browser`'s session cookie (a stolen one)."""
+    copy = app.test_client()
+    cookie = browser.get_cookie("session")
+    assert cookie is not None
+    copy.set_cookie("session", cookie.value)
+    return copy
+
+
+def test_signing_out_ends_the_session_in_every_copy_of_its_cookie(
+    app: Flask, alice: ApiClient, browser_of: Any
+) -> None:
+    browser = browser_of(alice)
+    copy = _copy_of(app, browser)
+    other_browser = browser_of(alice)
+    assert copy.get("/tasks").status_code == 200
+    assert post(browser, "/signout", {}, page="/tasks").status_code == 303
+    assert copy.get("/tasks").status_code == 302
+    assert browser.get("/tasks").status_code == 302
+    assert other_browser.get("/tasks").status_code == 200  # only that session ended
+
+
+def test_signing_out_everywhere_ends_every_session_of_the_account(
+    app: Flask, alice: ApiClient, bob: ApiClient, browser_of: Any
+) -> None:
+    browsers = [browser_of(alice) for _ in range(3)]
+    bobs = browser_of(bob)
+    ended = post(browsers[0], "/signout/everywhere", {}, page="/tokens")
+    assert ended.status_code == 303
+    assert "3 sessions ended" in browsers[0].get("/signin").get_data(as_text=True)
+    assert [b.get("/tasks").status_code for b in browsers] == [302, 302, 302]
+    assert bobs.get("/tasks").status_code == 200
+
+
+def test_a_session_ends_after_its_lifetime(app: Flask, alice: ApiClient, browser_of: Any) -> None:
+    browser = browser_of(alice)
+    with app.app_context():
+        db.session.execute(
+            update(WebSession)
+            .where(WebSession.user_id == alice.user["id"])
+            .values(created_at=utcnow() - accounts.SESSION_LIFETIME - timedelta(seconds=1))
+        )
+        db.session.commit()
+    assert browser.get("/tasks").status_code == 302
 
 
 def test_sign_up_errors_sit_next_to_their_fields(client: FlaskClient, make_user: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -9,14 +10,14 @@ from typing import Any, NamedTuple
 from flask import current_app
 from flask_login import UserMixin
 from marshmallow import ValidationError
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tasktracker import security
 from tasktracker.database import Prepared, first_statement
 from tasktracker.errors import Conflict, Forbidden, NotFound
 from tasktracker.extensions import db
-from tasktracker.models import ApiToken, User, utcnow
+from tasktracker.models import ApiToken, User, WebSession, utcnow
 from tasktracker.schemas import RegistrationSchema, TokenRequestSchema, load_body
 
 # A token's last use is written at most this often, so reads do not all become writes.
@@ -53,17 +54,78 @@ def register_user(data: Any, *, by_operator: bool = False) -> User:
 @dataclass(frozen=True, slots=True)
 class Account(UserMixin):
     """A user as every request reads it (the API token's owner, the pages' signed-in user):
-    a plain record of its `users` row. Changes go through the mapped `User`."""
+    a plain record of its `users` row. Changes go through the mapped `User`. A signed-in
+    browser's carries its session (`session`, what Flask-Login keeps in the cookie)."""
 
     id: int
     email: str
     name: str
     created_at: datetime
+    session: str | None = None
+
+    def get_id(self) -> str | None:
+        return self.session
 
 
-def get_user(user_id: int) -> Account | None:
-    """The signed-in user of a page request: its first statement (tasktracker.database)."""
-    return first_statement(lambda: _USER.one_or_none({"user_id": user_id}))
+# A browser stays signed in this long at most (its cookie ends with the browser before).
+SESSION_LIFETIME = timedelta(days=30)
+
+
+def start_session(user: User | Account) -> Account:
+    """A new signed-in browser for the user, whose id goes into the session cookie. Commits."""
+    secret = secrets.token_urlsafe(security.TOKEN_BYTES)
+    db.session.add(WebSession(user_id=user.id, digest=security.token_digest(secret)))
+    db.session.commit()
+    return Account(user.id, user.email, user.name, user.created_at, session=secret)
+
+
+def user_for_session(secret: str) -> Account | None:
+    """The user of a live session (not ended, not older than SESSION_LIFETIME): the first
+    statement of a page request (tasktracker.database)."""
+    digest = security.token_digest(secret)
+    found = first_statement(lambda: _SESSION_USER.one_or_none({"digest": digest}))
+    if (
+        found is None
+        or found.ended_at is not None
+        or found.started_at <= utcnow() - SESSION_LIFETIME
+    ):
+        return None
+    return Account(*found.user, session=secret)
+
+
+def end_session(secret: str) -> None:
+    """Signing out: the session ends, and with it every copy of its cookie. Commits."""
+    db.session.execute(
+        update(WebSession)
+        .where(WebSession.digest == security.token_digest(secret), WebSession.ended_at.is_(None))
+        .values(ended_at=utcnow())
+    )
+    db.session.commit()
+
+
+def end_all_sessions(user: Account) -> int:
+    """Signs the user out of every browser; returns how many sessions ended. Commits."""
+    ended = db.session.execute(
+        update(WebSession)
+        .where(WebSession.user_id == user.id, WebSession.ended_at.is_(None))
+        .values(ended_at=utcnow())
+    )
+    db.session.commit()
+    return ended.rowcount
+
+
+def purge_sessions() -> int:
+    """Deletes the sessions ended or past their lifetime. Commits; returns how many went."""
+    gone = db.session.execute(
+        delete(WebSession).where(
+            or_(
+                WebSession.ended_at.is_not(None),
+                WebSession.created_at < utcnow() - SESSION_LIFETIME,
+            )
+        )
+    )
+    db.session.commit()
+    return gone.rowcount
 
 
 def user_by_email(email: str) -> User | None:
@@ -150,6 +212,12 @@ def user_for_token(secret: str) -> Account | None:
     return token.user
 
 
+class _SessionUse(NamedTuple):
+    started_at: datetime
+    ended_at: datetime | None
+    user: tuple[Any, ...]
+
+
 class _TokenUse(NamedTuple):
     id: int
     revoked_at: datetime | None
@@ -161,8 +229,14 @@ class _TokenUse(NamedTuple):
 # Every request's first statement: the token and its user in one round trip (API), or the
 # signed-in user (pages), read as plain records.
 _TOKENS, _USERS = ApiToken.__table__, User.__table__
-_ACCOUNT = [_USERS.c[name] for name in Account.__dataclass_fields__]
-_USER = Prepared(select(*_ACCOUNT).where(_USERS.c.id == bindparam("user_id")), Account)
+_ACCOUNT = [_USERS.c[name] for name in ("id", "email", "name", "created_at")]
+_SESSIONS = WebSession.__table__
+_SESSION_USER = Prepared(
+    select(_SESSIONS.c.created_at, _SESSIONS.c.ended_at, *_ACCOUNT)
+    .join_from(_SESSIONS, _USERS, _USERS.c.id == _SESSIONS.c.user_id)
+    .where(_SESSIONS.c.digest == bindparam("digest")),
+    lambda started_at, ended_at, *user: _SessionUse(started_at, ended_at, user),
+)
 _TOKEN_WITH_USER = Prepared(
     select(
         _TOKENS.c.id,

@@ -16,8 +16,9 @@ bp = Blueprint("web", __name__)
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> accounts.Account | None:
-    return accounts.get_user(int(user_id)) if user_id.isdigit() else None
+def load_user(session: str) -> accounts.Account | None:
+    """The signed-in user of the browser's session (what Account.get_id put in the cookie)."""
+    return accounts.user_for_session(session)
 
 
 def see_other(endpoint: str, **values: Any) -> Response:
