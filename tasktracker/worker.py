@@ -29,6 +29,13 @@ from tasktracker.services import accounts, jobs, tasks
 
 log = logging.getLogger(__name__)
 
+# How often RQ's worker does its upkeep, which includes starting its scheduler process again
+# when it died (as it does when Redis goes away): the retries it moves onto the queue wait
+# about this long after Redis is back (RQ's default: 10 minutes). An idle worker looks at
+# its upkeep when its wait for a job times out, which is its TTL less 15 s: hence the TTL.
+MAINTENANCE_SECONDS = 5
+WORKER_TTL_SECONDS = MAINTENANCE_SECONDS + 15
+
 
 class ForkingWorker(Worker):
     """`flask worker --fork`: RQ's worker, each job in a work horse forked for it. A job that
@@ -75,6 +82,8 @@ def run_worker(
         connection=redis_client.client,
         job_class=AppJob,
         serializer=JSONSerializer,
+        maintenance_interval=MAINTENANCE_SECONDS,
+        worker_ttl=WORKER_TTL_SECONDS,
         **options,
     )
     try:

@@ -50,6 +50,13 @@ def api_schema(app: Flask, fuzz_owner: ApiClient) -> Any:
             path_parameters["token_id"] = token_id + 1_000_000
         return path_parameters
 
+    @schema.hook
+    def filter_query(ctx: Any, query: dict[str, Any] | None) -> bool:
+        # An object cannot travel as one query parameter: serialized, its keys become other
+        # parameters, and the request no longer carries the invalid value generated for it
+        # (a "negative" case the server rightly answers 200).
+        return not query or not any(isinstance(value, dict) for value in query.values())
+
     return schema
 
 

@@ -5,6 +5,7 @@ database, and once Redis is back a worker runs it, once."""
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -125,3 +126,27 @@ def test_redis_lost_after_the_commit_leaves_the_write_acknowledged(
     assert created.status_code == 201, created.json
     assert _tasks_titled(limited_app, "Committed, then Redis went") == 1
     assert limiter.enabled
+
+
+def test_after_redis_comes_back_the_workers_scheduler_moves_retries_again(
+    limited_app: Flask, own_redis: RedisServer, start_worker: Any
+) -> None:
+    """RQ's scheduler process dies with Redis; the worker starts it again within seconds,
+    so a retry (which waits in Redis's schedule) runs at its time, not at the reaper's,
+    which this worker runs only every minute."""
+    client = _client(limited_app, "scheduler@example.com")
+    worker = start_worker(
+        "fail_first_attempts", REDIS_URL=own_redis.url, REAPER_INTERVAL_SECONDS=60,
+        JOB_RETRY_BACKOFF_SECONDS=0.2,
+    )  # fmt: skip
+    wait_for(lambda: "Scheduler" in worker.output() or "scheduler" in worker.output(),
+             what="the worker's scheduler to start")  # fmt: skip
+    own_redis.stop()
+    time.sleep(2)  # the scheduler process notices and dies
+    own_redis.start()
+    started = time.monotonic()
+    task = client.post("/api/tasks", json={"title": "Fails twice: 2"}).json
+    job_id = uuid.UUID(client.post(task["url"] + "/process").json["id"])
+    state = wait_for(lambda: _finished(limited_app, job_id), seconds=25, what="the retries")
+    assert state == ("succeeded", 3)
+    print(f"three attempts, two of them scheduled retries, in {time.monotonic() - started:.1f} s")
