@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import redis
 from flask import Flask, current_app
 from rq import SimpleWorker, Worker
 from rq.job import Job as RQJob
@@ -37,7 +39,24 @@ MAINTENANCE_SECONDS = 5
 WORKER_TTL_SECONDS = MAINTENANCE_SECONDS + 15
 
 
-class ForkingWorker(Worker):
+class _Stoppable:
+    """Tells a stop that was asked for (SIGTERM, SIGINT, `--max-jobs` reached) from RQ
+    leaving its loop on an error it does not handle, such as Redis going away as a job
+    ends."""
+
+    asked_to_stop = False
+    jobs_run = 0
+
+    def request_stop(self, signum: int, frame: Any) -> None:
+        self.asked_to_stop = True
+        super().request_stop(signum, frame)  # type: ignore[misc]
+
+    def execute_job(self, job: RQJob, queue: Any) -> Any:
+        self.jobs_run += 1
+        return super().execute_job(job, queue)  # type: ignore[misc]
+
+
+class ForkingWorker(_Stoppable, Worker):
     """`flask worker --fork`: RQ's worker, each job in a work horse forked for it. A job that
     crashes its process, leaks or hangs takes only its horse with it; the fork costs this
     app tens of milliseconds a job, and the horse a new database connection."""
@@ -48,7 +67,7 @@ class ForkingWorker(Worker):
         super().main_work_horse(job, queue)
 
 
-class NoForkWorker(SimpleWorker):
+class NoForkWorker(_Stoppable, SimpleWorker):
     """`flask worker`: jobs run in the worker process itself, on its pooled connections
     (several times the throughput of --fork for short jobs). A crash is the worker's own:
     its supervisor restarts it and the reaper recovers its job; `--max-jobs` bounds a leak;
@@ -77,25 +96,47 @@ def run_worker(
     stop = threading.Event()
     reaper = _start_timer(app, stop, app.config["REAPER_INTERVAL_SECONDS"], _reap)
     options: dict[str, Any] = {"work_horse_killed_handler": horse_killed} if fork else {}
-    worker = (ForkingWorker if fork else NoForkWorker)(
-        [get_queue()] if not queue_names else list(queue_names),
-        connection=redis_client.client,
-        job_class=AppJob,
-        serializer=JSONSerializer,
-        maintenance_interval=MAINTENANCE_SECONDS,
-        worker_ttl=WORKER_TTL_SECONDS,
-        **options,
-    )
     try:
-        worker.work(
-            burst=burst,
-            with_scheduler=True,
-            max_jobs=max_jobs,
-            logging_level=app.config["LOG_LEVEL"],
-        )
+        while True:
+            worker = (ForkingWorker if fork else NoForkWorker)(
+                [get_queue()] if not queue_names else list(queue_names),
+                connection=redis_client.client,
+                job_class=AppJob,
+                serializer=JSONSerializer,
+                maintenance_interval=MAINTENANCE_SECONDS,
+                worker_ttl=WORKER_TTL_SECONDS,
+                **options,
+            )
+            try:
+                worker.work(
+                    burst=burst,
+                    with_scheduler=True,
+                    max_jobs=max_jobs,
+                    logging_level=app.config["LOG_LEVEL"],
+                )
+            except (redis.RedisError, OSError):  # its teardown could not reach Redis either
+                log.warning("worker: RQ could not end cleanly", exc_info=True)
+            done = worker.jobs_run
+            if burst or worker.asked_to_stop or (max_jobs is not None and done >= max_jobs):
+                break
+            # RQ left its loop on an error, such as Redis going away as a job ended (the jobs
+            # table has the job's outcome): work again once Redis answers.
+            log.warning("worker: RQ stopped on an error; working again once Redis answers")
+            _wait_for_redis()
+            if max_jobs is not None:
+                max_jobs -= done
     finally:
         stop.set()
         reaper.join()
+
+
+def _wait_for_redis() -> None:
+    while True:
+        try:
+            redis_client.client.ping()
+            return
+        except (redis.RedisError, OSError):
+            time.sleep(1)
 
 
 class InProcessWorker(SimpleWorker):
