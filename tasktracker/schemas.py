@@ -336,11 +336,28 @@ def _isoformat(moment: datetime | None) -> str | None:
 class PaginationQuerySchema(InputSchema):
     """`page`/`per_page` (or their aliases `skip`/`limit`) or an opaque keyset `cursor`."""
 
-    page = fields.Integer(validate=Range(min=1, max=1_000_000))
-    per_page = fields.Integer(validate=Range(1, 100))
-    skip = fields.Integer(validate=Range(min=0, max=100_000_000))
-    limit = fields.Integer(validate=Range(1, 100))
-    cursor = fields.String(validate=Length(max=1000))
+    # One way to say where a page starts: `page`, `skip` or `cursor` (400 for two of them).
+    page = fields.Integer(
+        validate=Range(min=1, max=1_000_000),
+        metadata={"description": "Page number, from 1; not with `skip` or `cursor`"},
+    )
+    per_page = fields.Integer(
+        validate=Range(1, 100), metadata={"description": "Items a page (20); not with `limit`"}
+    )
+    skip = fields.Integer(
+        validate=Range(min=0, max=100_000_000),
+        metadata={"description": "Items to skip; not with `page` or `cursor`"},
+    )
+    limit = fields.Integer(
+        validate=Range(1, 100), metadata={"description": "Alias of `per_page`; not with it"}
+    )
+    cursor = fields.String(
+        validate=Length(max=1000),
+        metadata={
+            "description": "Where the `next` link's page starts (opaque: a cursor not given "
+            "by the server is a 400); not with `page` or `skip`"
+        },
+    )
 
     @validates_schema
     def one_way_to_page(self, data: dict[str, Any], **kwargs: Any) -> None:

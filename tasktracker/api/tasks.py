@@ -51,8 +51,9 @@ _IDEMPOTENCY_KEY = {
     "in": "header",
     "name": "Idempotency-Key",
     "required": False,
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-    "description": "Repeating the same key and body within 24 h replays the first response",
+    "schema": {"type": "string", "pattern": f"^{service.IDEMPOTENCY_KEY.pattern}$"},
+    "description": "Printable ASCII without spaces, 1 to 255 characters (else 400). "
+    "Repeating the same key and body within 24 h replays the first response",
 }
 
 

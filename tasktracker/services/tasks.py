@@ -74,7 +74,8 @@ _COUNTER_PARAMS = frozenset(
 )
 # Two parameters a tag: within SQLite's limit of 32 766 a statement (since 3.32).
 SQLITE_TAGS_PER_STATEMENT = 16_000
-_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+# What an Idempotency-Key may be (the OpenAPI document states this pattern).
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 # The tables under the mapped classes, for Core statements: a statement of ORM attributes
 # goes through the ORM's compilation on every execution.
 _TASKS, _TAGS, _COUNTS = Task.__table__, Tag.__table__, TaskCount.__table__
@@ -246,7 +247,7 @@ def _create_once(
         db.session.commit()
         return Created(body, replayed=False)
 
-    if not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+    if not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
         raise BadRequest(
             "The Idempotency-Key header must be 1–255 printable ASCII characters.",
             code="invalid_idempotency_key",
