@@ -22,6 +22,12 @@ workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 
 worker_class = "sync"
 timeout = 30
 graceful_timeout = 30
+# No request-line or header-size limit of gunicorn's own: it would answer an over-long
+# URL or header with an HTML page of its own, where the app answers every request in its
+# shape (SPEC §6). Both are bounded in front of it (deploy/nginx.conf: 32 KiB), and
+# gunicorn listens on 127.0.0.1 unless told otherwise.
+limit_request_line = 0
+limit_request_field_size = 0
 keepalive = 5
 # The application is imported once, in the arbiter, and forked into each worker: workers
 # share its memory (copy-on-write), and a worker that is replaced starts in milliseconds
