@@ -3,6 +3,9 @@ operations routes (SPEC §6), an HTML page everywhere else."""
 
 from __future__ import annotations
 
+import json
+import logging
+import sys
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -13,6 +16,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, SecurityError
 
 from tasktracker.extensions import db
+
+log = logging.getLogger(__name__)
 
 Details = Mapping[str, Sequence[str]]
 
@@ -213,9 +218,44 @@ def _roll_back() -> None:
         db.session.registry.clear()
 
 
+class LastResort:
+    """The app's outermost WSGI layer. An exception that escapes Flask's own handling (one
+    raised while a request's context ends, after its response was decided) is logged and
+    answered in the §6 shape: JSON, or a plain page for the pages; never the WSGI server's
+    own page. There is no request context left: no template, no request id of its own."""
+
+    def __init__(self, wsgi_app: Any) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        try:
+            return self.wsgi_app(environ, start_response)
+        except Exception:
+            log.exception("an error escaped the request's handling")
+            if wants_json(environ.get("PATH_INFO", "")):
+                error = {"error": AppError.message, "code": AppError.code, "status": 500}
+                body = json.dumps({**error, "request_id": None}).encode()
+                content_type = "application/json"
+            else:
+                body = _LAST_RESORT_PAGE.encode()
+                content_type = "text/html; charset=utf-8"
+            headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+            start_response("500 INTERNAL SERVER ERROR", headers, sys.exc_info())
+            return [body]
+
+
+_LAST_RESORT_PAGE = (
+    '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+    "<title>500 Internal Server Error · Task Tracker</title></head><body>"
+    "<h1>500 · Internal Server Error</h1><p>Something went wrong on our side. Try again in "
+    "a moment.</p></body></html>\n"
+)
+
+
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(AppError, handle_app_error)
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.wsgi_app = LastResort(app.wsgi_app)  # type: ignore[method-assign]
     app.register_error_handler(Exception, handle_unexpected)

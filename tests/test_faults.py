@@ -3,6 +3,7 @@ never an error for a write that happened (SPEC §6, README "Reliability")."""
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from flask import Flask, Response
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, func, select, text
+from werkzeug.test import EnvironBuilder
 
 from tasktracker.config import normalise_database_url
 from tasktracker.database import first_statement
@@ -176,3 +178,49 @@ def test_the_database_down_is_a_503_page_for_the_pages(app_without_database: Fla
     assert signin.mimetype == "text/html"
     assert "unavailable" in signin.get_data(as_text=True)
     assert int(signin.headers["Retry-After"]) > 0
+
+
+@pytest.fixture
+def failing_teardown(faults_app: Flask) -> Iterator[None]:
+    """A teardown that raises, as nothing of the app's does: an error past Flask's handling."""
+
+    def fail(error: BaseException | None) -> None:
+        raise RuntimeError("raised while the request's context ended")
+
+    faults_app.teardown_appcontext_funcs.append(fail)
+    yield
+    faults_app.teardown_appcontext_funcs.remove(fail)
+
+
+def _serve(app: Flask, path: str) -> tuple[str, dict[str, str], bytes]:
+    """One request through the app's WSGI callable, answered as gunicorn answers: the last
+    start_response before the body is sent wins (PEP 3333: with exc_info, a status not yet
+    sent is replaced). Werkzeug's and Flask's test clients raise there instead."""
+    started: list[tuple[str, dict[str, str]]] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        started.append((status, dict(headers)))
+        return lambda data: None
+
+    body = b"".join(app.wsgi_app(EnvironBuilder(path=path).get_environ(), start_response))
+    status, headers = started[-1]
+    return status, headers, body
+
+
+def test_an_error_past_flasks_handling_is_still_answered_in_the_apps_shape(
+    faults_app: Flask, failing_teardown: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    status, headers, body = _serve(faults_app, "/api/me")
+    assert status.startswith("500 ")
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(body) == {
+        "error": "Something went wrong on our side; it has been logged.",
+        "code": "internal_error",
+        "status": 500,
+        "request_id": None,
+    }
+    status, headers, body = _serve(faults_app, "/signin")
+    assert status.startswith("500 ")
+    assert headers["Content-Type"].startswith("text/html")
+    assert b"went wrong on our side" in body
+    assert "an error escaped the request's handling" in caplog.text
