@@ -203,14 +203,23 @@ class InProcessQueue:
         _reap(app)
 
 
+# The purges of the timer (Idempotency-Keys past their window, sessions that ended) delete
+# what has piled up since the last: once in a while is enough, and the first at start.
+PURGE_SECONDS = 600.0
+_purged_at: float | None = None
+
+
 def _reap(app: Flask) -> None:
-    """The timer's round: recover jobs; drop the Idempotency-Keys past their window and the
-    sessions that ended."""
+    """The timer's round: recover jobs; now and then, drop the Idempotency-Keys past their
+    window and the sessions that ended."""
+    global _purged_at
     try:
         with app.app_context():
             jobs.reap()
-            tasks.purge_idempotency_keys()
-            accounts.purge_sessions()
+            if _purged_at is None or time.monotonic() - _purged_at >= PURGE_SECONDS:
+                tasks.purge_idempotency_keys()
+                accounts.purge_sessions()
+                _purged_at = time.monotonic()
     except Exception:  # a database or Redis outage: try again at the next tick
         log.warning("reaper: this round failed", exc_info=True)
 

@@ -67,7 +67,7 @@ class Account(UserMixin):
         return self.session
 
 
-# A browser stays signed in this long at most (its cookie ends with the browser before).
+# A browser stays signed in this long at most (its cookie usually ends sooner, with it).
 SESSION_LIFETIME = timedelta(days=30)
 
 
