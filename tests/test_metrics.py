@@ -97,12 +97,15 @@ def live_requests(base_url: str) -> float:
     return counted or 0
 
 
+REQUESTS = 200
+
+
 def test_several_gunicorn_workers_add_up(
     multiprocess_server: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     before = live_requests(multiprocess_server)  # the readiness checks so far
-    with ThreadPoolExecutor(6) as pool:  # concurrent, so that every worker serves some
-        list(pool.map(lambda _: get(multiprocess_server + "/health/live"), range(60)))
+    with ThreadPoolExecutor(12) as pool:  # concurrent, so that several workers serve some
+        list(pool.map(lambda _: get(multiprocess_server + "/health/live"), range(REQUESTS)))
     log = tmp_path_factory.getbasetemp() / "gunicorn.log"
     served_by = {
         entry["pid"]
@@ -111,6 +114,6 @@ def test_several_gunicorn_workers_add_up(
     }
     assert len(served_by) > 1
     # Each scrape lands on any of the workers; each must count what all of them served.
-    assert [live_requests(multiprocess_server) for _ in range(6)] == [before + 60] * 6
+    assert [live_requests(multiprocess_server) for _ in range(6)] == [before + REQUESTS] * 6
     text = get(multiprocess_server + "/metrics")
     assert sample(text, "tasktracker_jobs", state="queued") == 0
