@@ -36,21 +36,24 @@ log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
-    """Ends each request's session before Flask-SQLAlchemy's own teardown would (teardown
-    functions run last-registered first; call this after `db.init_app`), which then finds
-    nothing to do. The end of a session is the rollback of what is left of it (a read's);
-    a connection dead by then is SQLAlchemy's to invalidate, and the session is let go."""
+    """Ends each request's session (`end_session`) before Flask-SQLAlchemy's own teardown
+    would (teardown functions run last-registered first; call this after `db.init_app`),
+    which then finds nothing to do."""
+    app.teardown_appcontext(lambda error: end_session())
 
-    @app.teardown_appcontext
-    def end_session(error: BaseException | None) -> None:
-        try:
-            db.session.remove()
-        except DBAPIError as lost:
-            db.session.registry.clear()
-            log.warning(
-                "the database connection was lost at the end of a request (%s)",
-                type(lost.orig).__name__,
-            )
+
+def end_session() -> None:
+    """Ends the request's session: the rollback of what is left of it. A connection dead by
+    then (PostgreSQL restarted) is SQLAlchemy's to invalidate; the session is let go and the
+    loss logged, never raised into a response already decided."""
+    try:
+        db.session.remove()
+    except DBAPIError as lost:
+        db.session.registry.clear()
+        log.warning(
+            "the database connection was lost at the end of a request (%s)",
+            type(lost.orig).__name__,
+        )
 
 
 def first_statement(run: Callable[[], T]) -> T:

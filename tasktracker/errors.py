@@ -12,10 +12,10 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, SecurityError
 
-from tasktracker.extensions import db
+from tasktracker.database import end_session
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +190,7 @@ def _untrusted_host() -> Response:
 def handle_database_unavailable(error: OperationalError) -> Response:
     """PostgreSQL could not do it for now (unreachable, restarting, the connection lost, a
     deadlock, a timeout): 503, retry shortly."""
-    _roll_back()
+    end_session()  # its connection may be dead
     current_app.logger.warning(
         "database unavailable (%s)", type(error.orig).__name__, exc_info=error
     )
@@ -204,18 +204,9 @@ def handle_database_unavailable(error: OperationalError) -> Response:
 
 def handle_unexpected(error: BaseException) -> Response:
     """Any exception a view let through: roll back, log it whole, answer without details."""
-    _roll_back()
+    end_session()  # its connection may be dead
     current_app.logger.exception("unhandled error", exc_info=error)
     return error_response(500, AppError.code, AppError.message)
-
-
-def _roll_back() -> None:
-    """Ends the failed request's transaction, whose connection may be dead: then the session
-    is let go (SQLAlchemy has invalidated the connection), and the error answered."""
-    try:
-        db.session.rollback()
-    except DBAPIError:
-        db.session.registry.clear()
 
 
 class LastResort:

@@ -31,6 +31,7 @@ from tasktracker.config import normalise_database_url
 from tasktracker.extensions import db as _db
 from tasktracker.extensions import init_migrations
 from tasktracker.services import accounts
+from tests.servers import RedisServer
 
 TESTS = Path(__file__).parent
 BACKENDS = ("postgresql", "sqlite")
@@ -101,6 +102,17 @@ def redis_url() -> str:
     url = required_env("TEST_REDIS_URL")
     redis.Redis.from_url(url).flushdb()
     return url
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis of the test's own, which it may stop and start."""
+    server = RedisServer(tmp_path / "redis.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

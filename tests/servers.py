@@ -69,17 +69,45 @@ def gunicorn(env: Mapping[str, str], log: Path, *, workers: int = 2) -> Iterator
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
+    with _serving(process, port, log) as base_url:
+        yield base_url
+
+
+@contextmanager
+def _serving(process: subprocess.Popen[bytes], port: int, log: Path) -> Iterator[str]:
+    """The base URL of a server `process` on `port`, once /health/live answers there; the
+    process is stopped afterwards."""
     base_url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_live(f"{base_url}/health/live", process, log)
         yield base_url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def deployment(directory: Path, database: str, *, workers: int = 2) -> Iterator[tuple[str, str]]:
+    """The deployment as shipped, on a scratch database named `database`: gunicorn behind
+    nginx, trusting nginx's forwarded headers; yields (gunicorn's URL, nginx's URL)."""
+    from tests.conftest import required_env, scratch_database  # conftest imports this module
+
+    with scratch_database(database) as database_url:
+        env = app_env(database_url, required_env("TEST_REDIS_URL"), PROXY_FIX_HOPS="1")
+        migrate(env)
+        with (
+            gunicorn(env, directory / "gunicorn.log", workers=workers) as app_url,
+            nginx(app_url, directory) as proxy_url,
+        ):
+            yield app_url, proxy_url
 
 
 def _free_port() -> int:
@@ -146,9 +174,8 @@ class RedisServer:
         pytest.fail("redis-server did not start; its log:\n" + _tail(self.log), pytrace=False)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=15)
+        if self.process is not None:
+            _stop(self.process)
         self.process = None
 
 
@@ -200,13 +227,5 @@ def nginx(upstream: str, directory: Path) -> Iterator[str]:
         process = subprocess.Popen(
             [binary, "-c", str(config), "-p", str(temp)], stdout=log_file, stderr=log_file
         )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_live(f"{base_url}/health/live", process, log)
+    with _serving(process, port, log) as base_url:
         yield base_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()

@@ -159,20 +159,20 @@ def cluster() -> Iterator[PostgresCluster]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis.log")
+def _outage(server: PostgresCluster | RedisServer) -> tuple[float, float]:
+    """Stops the server for about a second and starts it again; returns when it went down
+    and when it was back (time.monotonic())."""
+    down = time.monotonic()
+    server.stop()
+    time.sleep(1.0)
     server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    return down, time.monotonic()
 
 
 def test_a_restart_of_postgresql_and_of_redis_under_a_stream_of_writes(
-    cluster: PostgresCluster, redis_server: RedisServer, tmp_path: Path
+    cluster: PostgresCluster, own_redis: RedisServer, tmp_path: Path
 ) -> None:
-    env = app_env(cluster.url, redis_server.url, **{k: str(v) for k, v in SETTINGS.items()})
+    env = app_env(cluster.url, own_redis.url, **{k: str(v) for k, v in SETTINGS.items()})
     migrate(env)
     worker = WorkerProcess(tmp_path / "worker.log", {**env, "LOG_LEVEL": "INFO"}, "--no-fork")
     try:
@@ -190,17 +190,9 @@ def test_a_restart_of_postgresql_and_of_redis_under_a_stream_of_writes(
             for client in clients:
                 client.start()
             time.sleep(1.5)
-            postgres_window = [time.monotonic()]
-            cluster.stop()
-            time.sleep(1.0)
-            cluster.start()
-            postgres_window.append(time.monotonic())
+            postgres_window = _outage(cluster)
             time.sleep(1.5)
-            redis_window = [time.monotonic()]
-            redis_server.stop()
-            time.sleep(1.0)
-            redis_server.start()
-            redis_window.append(time.monotonic())
+            redis_window = _outage(own_redis)
             for client in clients:
                 client.join()
             stream_seconds = time.monotonic() - started

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import required_env, scratch_database
-from tests.servers import VENV_BIN, app_env, gunicorn, migrate, nginx
+from tests import servers
+from tests.servers import VENV_BIN
 
 PASSWORD = "live fuzzing password"
 
@@ -30,15 +30,9 @@ PASSWORD = "live fuzzing password"
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """(gunicorn's URL, nginx's URL)."""
-    directory = tmp_path_factory.mktemp("live-fuzz")
-    with scratch_database("tasktracker_test_live_fuzz") as database_url:
-        env = app_env(database_url, required_env("TEST_REDIS_URL"), PROXY_FIX_HOPS="1")
-        migrate(env)
-        with (
-            gunicorn(env, directory / "gunicorn.log", workers=3) as app_url,
-            nginx(app_url, directory) as proxy_url,
-        ):
-            yield app_url, proxy_url
+    directory = tmp_path_factory.mktemp("deployment")
+    with servers.deployment(directory, "tasktracker_test_live_fuzz", workers=3) as urls:
+        yield urls
 
 
 def _token(base_url: str, email: str) -> str:

@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import required_env, scratch_database
-from tests.servers import app_env, gunicorn, migrate, nginx
+from tests import servers
 
 WORKERS = 2
 SLOW_CLIENTS = 3 * WORKERS
@@ -28,14 +27,8 @@ TRICKLE_SECONDS = 0.5
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """(gunicorn's URL, nginx's URL) on a database of their own."""
     directory = tmp_path_factory.mktemp("deployment")
-    with scratch_database("tasktracker_test_nginx") as database_url:
-        env = app_env(database_url, required_env("TEST_REDIS_URL"), PROXY_FIX_HOPS="1")
-        migrate(env)
-        with (
-            gunicorn(env, directory / "gunicorn.log", workers=WORKERS) as app_url,
-            nginx(app_url, directory) as proxy_url,
-        ):
-            yield app_url, proxy_url
+    with servers.deployment(directory, "tasktracker_test_nginx", workers=WORKERS) as urls:
+        yield urls
 
 
 def _slow_client(base_url: str, stop: threading.Event) -> None:

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 from flask import current_app
 from flask_login import UserMixin
 from marshmallow import ValidationError
-from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tasktracker import security
@@ -95,20 +95,17 @@ def user_for_session(secret: str) -> Account | None:
 
 def end_session(secret: str) -> None:
     """Signing out: the session ends, and with it every copy of its cookie. Commits."""
-    db.session.execute(
-        update(WebSession)
-        .where(WebSession.digest == security.token_digest(secret), WebSession.ended_at.is_(None))
-        .values(ended_at=utcnow())
-    )
-    db.session.commit()
+    _end_sessions(WebSession.digest == security.token_digest(secret))
 
 
 def end_all_sessions(user: Account) -> int:
     """Signs the user out of every browser; returns how many sessions ended. Commits."""
+    return _end_sessions(WebSession.user_id == user.id)
+
+
+def _end_sessions(which: ColumnElement[bool]) -> int:
     ended = db.session.execute(
-        update(WebSession)
-        .where(WebSession.user_id == user.id, WebSession.ended_at.is_(None))
-        .values(ended_at=utcnow())
+        update(WebSession).where(which, WebSession.ended_at.is_(None)).values(ended_at=utcnow())
     )
     db.session.commit()
     return ended.rowcount

@@ -25,7 +25,6 @@ from flask_migrate import upgrade
 from tasktracker.extensions import db
 from tasktracker.services import accounts
 from tests.conftest import ApiClient, make_app, scratch_database
-from tests.servers import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
 FLASK = ROOT / ".venv" / "bin" / "flask"
@@ -70,17 +69,6 @@ def _clean(jobs_app: Flask, redis_url: str) -> None:
         db.session.execute(db.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         db.session.commit()
     redis.Redis.from_url(redis_url).flushdb()
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A Redis of the test's own, which it may stop and start."""
-    server = RedisServer(tmp_path / "redis.log")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
