@@ -1,5 +1,5 @@
-"""`flask --app wsgi ...` commands: db (Flask-Migrate, loaded when used), create-user, seed,
-worker, bench."""
+"""`flask --app wsgi ...` commands: db (Flask-Migrate, loaded when used), create-user,
+reset-password, seed, worker, bench."""
 
 from __future__ import annotations
 
@@ -42,6 +42,19 @@ def create_user(email: str, name: str, password: str) -> None:
     except AppError as error:
         raise _fail(error) from None
     click.echo(f"Created user {user.id} <{user.email}>.")
+
+
+@click.command("reset-password")
+@with_appcontext
+@click.argument("email")
+@click.option("--password", prompt="New password", hide_input=True, confirmation_prompt=True)
+def reset_password(email: str, password: str) -> None:
+    """Set an account's password (for someone who lost theirs): signs it out everywhere."""
+    try:
+        ended = accounts.reset_password(email, {"new_password": password})
+    except AppError as error:
+        raise _fail(error) from None
+    click.echo(f"Password set for {email}; {ended} signed-in session(s) ended.")
 
 
 @click.command("seed")
@@ -140,6 +153,7 @@ class MigrationCommands(click.Group):
 def register_commands(app: Flask) -> None:
     app.cli.add_command(MigrationCommands("db", help="Database migrations (Flask-Migrate)."))
     app.cli.add_command(create_user)
+    app.cli.add_command(reset_password)
     app.cli.add_command(seed)
     app.cli.add_command(bench)
     app.cli.add_command(worker)

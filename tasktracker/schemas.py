@@ -49,12 +49,25 @@ _SPACE_CHARS = (
 _INVISIBLE_CHARS = (
     "\u00ad\u034f\u115f\u1160\u180e\u200b\u200c\u200d\u200e\u200f"
     + "".join(map(chr, range(0x202A, 0x202F)))
-    + "".join(map(chr, range(0x2060, 0x2065)))
-    + "".join(map(chr, range(0x2066, 0x2070)))
+    + "".join(map(chr, range(0x2060, 0x2070)))
     + "\u3164\uffa0"
 )
 _SPACE_CHARS += _INVISIBLE_CHARS
-_SPACE = "".join(f"\\u{ord(c):04x}" for c in _SPACE_CHARS)
+# Blank is only white space and Unicode's default-ignorable characters (which render as
+# nothing). Some of those are not trimmed, as at the end of a text they can belong to what
+# is shown: variation selectors (❤ and U+FE0F), and tag characters (the flag of Scotland
+# ends with U+E007F).
+_KEPT_INVISIBLE_CHARS = (
+    "\u061c\u17b4\u17b5\u180b\u180c\u180d\u180f"
+    + "".join(map(chr, range(0xFE00, 0xFE10)))
+    + "".join(map(chr, range(0xFFF0, 0xFFF9)))
+)
+_BLANK = "".join(f"\\u{ord(c):04x}" for c in _SPACE_CHARS + _KEPT_INVISIBLE_CHARS)
+# Default-ignorable characters beyond the Basic Multilingual Plane: checked apart from the
+# published pattern, which ECMAScript could read only with its `u` flag.
+_BLANK_ASTRAL = re.compile(
+    f"[{_BLANK}\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]*"
+)
 
 MAX_TAGS_PER_TASK = 20
 MAX_TASKS_PER_BULK = 1_000
@@ -84,10 +97,11 @@ class Str(fields.String):
     ) -> None:
         controls = _CONTROLS + ("" if multiline else _LINE_BREAKS)
         char = f"[^{controls}{re.escape(forbid)}]"
-        pattern = f"{char}*" if blank else f"{char}*[^{_SPACE}{controls}{re.escape(forbid)}]{char}*"
+        pattern = f"{char}*" if blank else f"{char}*[^{_BLANK}{controls}{re.escape(forbid)}]{char}*"
         kwargs.setdefault("metadata", {})["pattern"] = f"^{pattern}$"
         super().__init__(**kwargs)
         self.trim = trim
+        self.blank = blank
         self.rule = re.compile(pattern)
         self.controls = re.compile(f"[{controls}]")
         self.forbid = forbid
@@ -101,6 +115,8 @@ class Str(fields.String):
                 raise ValidationError("Must not contain control characters.")
             if self.forbid and any(c in text for c in self.forbid):
                 raise ValidationError(f"Must not contain {self.forbid!r}.")
+            raise ValidationError("Must not be blank.")
+        if not self.blank and _BLANK_ASTRAL.fullmatch(text):
             raise ValidationError("Must not be blank.")
         return text
 
@@ -485,10 +501,32 @@ JobPageSchema = _page_schema("JobPage", JobSchema)
 # --- accounts ----------------------------------------------------------------------------
 
 
+def _password(**kwargs: Any) -> Str:
+    """A password: any characters but control ones, kept exactly as typed."""
+    return Str(trim=False, blank=True, required=True, **kwargs)
+
+
 class RegistrationSchema(InputSchema):
     email = EmailAddress(required=True, validate=Length(max=254))
-    password = Str(trim=False, blank=True, required=True, validate=Length(8, 1024))
+    password = _password(validate=Length(8, 1024))
     name = Str(required=True, validate=Length(1, 100))
+
+
+class PasswordResetSchema(InputSchema):
+    new_password = _password(validate=Length(8, 1024))
+
+
+class PasswordChangeSchema(PasswordResetSchema):
+    """The account page's form: the current password, and the new one typed twice (there
+    is no reset by email, so a typo must not lock its owner out)."""
+
+    current_password = _password(validate=Length(max=1024))
+    new_password_again = _password()
+
+    @validates_schema
+    def typed_twice(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("new_password") != data.get("new_password_again"):
+            raise ValidationError("The two new passwords differ.", "new_password_again")
 
 
 class UserSchema(Schema):

@@ -1,4 +1,4 @@
-"""The operator commands: create-user and seed."""
+"""The operator commands: create-user, reset-password and seed."""
 
 from __future__ import annotations
 
@@ -46,6 +46,30 @@ def test_create_user_reports_invalid_input_without_a_traceback(runner: Any, make
     assert "email:" in invalid.output
     assert "password:" in invalid.output
     assert "Traceback" not in invalid.output
+
+
+def test_reset_password_sets_it_and_signs_the_account_out_everywhere(
+    runner: Any, app: Flask, make_user: Any
+) -> None:
+    user = make_user(email="lost@example.com")
+    with app.app_context():
+        for _ in range(2):
+            accounts.start_session(accounts.authenticate("lost@example.com", user["password"]))
+    result = runner.invoke(
+        args=["reset-password", "LOST@example.com"], input="brand new pass\nbrand new pass\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "2 signed-in session(s) ended" in result.output
+    with app.app_context():
+        assert accounts.authenticate("lost@example.com", user["password"]) is None
+        assert accounts.authenticate("lost@example.com", "brand new pass") is not None
+    short = runner.invoke(args=["reset-password", "lost@example.com", "--password", "short"])
+    assert short.exit_code == 1
+    assert "new_password" in short.output
+    assert "Traceback" not in short.output
+    nobody = runner.invoke(args=["reset-password", "nobody@example.com", "--password", "x" * 9])
+    assert nobody.exit_code == 1
+    assert "No account has this email." in nobody.output
 
 
 def test_seed_fills_an_account_with_varied_tasks(runner: Any, app: Flask, make_user: Any) -> None:

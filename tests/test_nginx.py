@@ -4,6 +4,7 @@ forge are not passed on."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -93,20 +94,53 @@ def _request(url: str, method: str = "GET", **kwargs: Any) -> tuple[int, dict[st
             return error.code, dict(error.headers), error.read()
 
 
-def _announce_large_body(base_url: str, path: str, content_type: str) -> tuple[str, bytes]:
-    """Sends only the headers of a 3 MiB POST (nginx answers from the Content-Length);
-    returns the status line and the rest of the response."""
+def _raw(base_url: str, request: bytes) -> tuple[str, bytes]:
+    """Sends `request` as it is; returns the status line and the rest of the response."""
     host, port = base_url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=30) as sock:
-        sock.sendall(
-            f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {content_type}\r\n"
-            f"Content-Length: {3 * 1024 * 1024}\r\nConnection: close\r\n\r\n".encode()
-        )
+        sock.sendall(request)
         response = b""
         while chunk := sock.recv(65536):
             response += chunk
     status, _, rest = response.partition(b"\r\n")
     return status.decode(), rest
+
+
+def _announce_large_body(base_url: str, path: str, content_type: str) -> tuple[str, bytes]:
+    """Sends only the headers of a 3 MiB POST (nginx answers from the Content-Length)."""
+    return _raw(
+        base_url,
+        f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {3 * 1024 * 1024}\r\nConnection: close\r\n\r\n".encode(),
+    )
+
+
+BEYOND_BUFFERS = b"a" * 40_000  # nginx's large_client_header_buffers are 32 KiB each
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "code"),
+    [
+        (b"GET /api/tasks?q=" + BEYOND_BUFFERS + b" HTTP/1.1\r\nHost: x\r\n", 414, "uri_too_long"),
+        (b"GET /tasks HTTP/1.1\r\nHost: x\r\nCookie: " + BEYOND_BUFFERS + b"\r\n", 431,
+         "headers_too_large"),
+        (b"NOT HTTP AT ALL\r\n", 400, "bad_request"),
+        (b"GET /api/tasks HTTP/1.1\r\n", 400, "bad_request"),  # HTTP/1.1 without Host
+        (b"GET /metrics HTTP/1.1\r\nHost: x\r\n", 404, "not_found"),
+        (b"GET /static/missing.css HTTP/1.1\r\nHost: x\r\n", 404, "not_found"),
+        (b"GET /.nginx/400.json HTTP/1.1\r\nHost: x\r\n", 404, "not_found"),
+    ],
+)  # fmt: skip
+def test_what_nginx_answers_itself_has_the_apps_shape(
+    deployment: tuple[str, str], request_bytes: bytes, status: int, code: str
+) -> None:
+    status_line, rest = _raw(deployment[1], request_bytes + b"Connection: close\r\n\r\n")
+    assert status_line.split(" ")[1] == str(status)
+    headers, _, body = rest.partition(b"\r\n\r\n")
+    assert b"Content-Type: application/json" in headers
+    answer = json.loads(body)
+    assert (answer["status"], answer["code"]) == (status, code)
+    assert set(answer) == {"error", "code", "status", "request_id"}
 
 
 def test_a_body_too_large_for_nginx_is_answered_in_the_apps_shape(
@@ -140,7 +174,6 @@ def test_what_nginx_passes_on_and_says(deployment: tuple[str, str]) -> None:
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert "default-src 'self'" in headers["Content-Security-Policy"]
     assert headers["X-Frame-Options"] == "DENY"
-    assert _request(proxy_url + "/metrics")[0] == 404
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

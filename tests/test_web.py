@@ -44,7 +44,7 @@ def browser_of(app: Flask) -> Any:
 
 
 def test_pages_need_a_session(client: FlaskClient) -> None:
-    for path in ("/tasks", "/tasks/new", "/tokens", "/tasks/1"):
+    for path in ("/tasks", "/tasks/new", "/tokens", "/account", "/tasks/1"):
         response = client.get(path)
         assert response.status_code == 302
         assert response.headers["Location"].startswith("/signin?next=")
@@ -98,11 +98,69 @@ def test_signing_out_everywhere_ends_every_session_of_the_account(
 ) -> None:
     browsers = [browser_of(alice) for _ in range(3)]
     bobs = browser_of(bob)
-    ended = post(browsers[0], "/signout/everywhere", {}, page="/tokens")
+    ended = post(browsers[0], "/signout/everywhere", {}, page="/account")
     assert ended.status_code == 303
     assert "3 sessions ended" in browsers[0].get("/signin").get_data(as_text=True)
     assert [b.get("/tasks").status_code for b in browsers] == [302, 302, 302]
     assert bobs.get("/tasks").status_code == 200
+
+
+def test_changing_the_password_ends_every_other_session_of_the_account(
+    app: Flask, alice: ApiClient, bob: ApiClient, browser_of: Any
+) -> None:
+    browser, other_browser, bobs = browser_of(alice), browser_of(alice), browser_of(bob)
+    stolen = _copy_of(app, browser)
+    new = "a much better passphrase"
+    changed = post(
+        browser,
+        "/account/password",
+        {"current_password": PASSWORD, "new_password": new, "new_password_again": new},
+        page="/account",
+    )
+    assert changed.status_code == 303
+    assert changed.headers["Location"] == "/account"
+    assert "Password changed" in browser.get("/account").get_data(as_text=True)
+    assert [b.get("/tasks").status_code for b in (stolen, other_browser, bobs)] == [302, 302, 200]
+    assert alice.get("/api/me").status_code == 200  # API tokens keep working
+    email = alice.user["email"]
+    assert (
+        post(app.test_client(), "/signin", {"email": email, "password": PASSWORD}).status_code
+        == 401
+    )
+    assert post(app.test_client(), "/signin", {"email": email, "password": new}).status_code == 303
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"current_password": "not it at all"}, "current_password", "not your current password"),
+        ({"new_password_again": "something else"}, "new_password_again", "differ"),
+        ({"new_password": "short", "new_password_again": "short"}, "new_password", "8"),
+        ({"new_password": "bad\x00password!"}, "new_password", ""),
+    ],
+)
+def test_a_refused_password_change_says_why_next_to_the_field_and_changes_nothing(
+    app: Flask, alice: ApiClient, browser_of: Any, fields: dict[str, str], field: str, message: str
+) -> None:
+    browser, other_browser = browser_of(alice), browser_of(alice)
+    form = {"current_password": PASSWORD, "new_password": "new password 1",
+            "new_password_again": "new password 1", **fields}  # fmt: skip
+    if "new_password_again" not in fields and "new_password" in fields:
+        form["new_password_again"] = fields["new_password"]
+    refused = post(browser, "/account/password", form, page="/account")
+    assert refused.status_code == 422
+    html = refused.get_data(as_text=True)
+    assert re.search(
+        rf'id="{field}"[^>]*aria-invalid="true"[^>]*aria-describedby="{field}-error"', html
+    )
+    error = re.search(rf'<small id="{field}-error" class="field-error">([^<]*)</small>', html)
+    assert error
+    assert message in error.group(1)
+    assert PASSWORD not in html  # nothing typed is sent back
+    assert 'value="new password 1"' not in html
+    assert [b.get("/tasks").status_code for b in (browser, other_browser)] == [200, 200]
+    with app.app_context():
+        assert accounts.authenticate(alice.user["email"], PASSWORD) is not None
 
 
 def test_a_session_ends_after_its_lifetime(app: Flask, alice: ApiClient, browser_of: Any) -> None:

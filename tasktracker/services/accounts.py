@@ -1,4 +1,4 @@
-"""Account use cases: registration, sign-in and API tokens."""
+"""Account use cases: registration, sign-in, browser sessions, passwords and API tokens."""
 
 from __future__ import annotations
 
@@ -15,10 +15,16 @@ from sqlalchemy.exc import IntegrityError
 
 from tasktracker import security
 from tasktracker.database import Prepared, first_statement
-from tasktracker.errors import Conflict, Forbidden, NotFound
+from tasktracker.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tasktracker.extensions import db
 from tasktracker.models import ApiToken, User, WebSession, utcnow
-from tasktracker.schemas import RegistrationSchema, TokenRequestSchema, load_body
+from tasktracker.schemas import (
+    PasswordChangeSchema,
+    PasswordResetSchema,
+    RegistrationSchema,
+    TokenRequestSchema,
+    load_body,
+)
 
 # A token's last use is written at most this often, so reads do not all become writes.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -96,18 +102,52 @@ def user_for_session(secret: str) -> Account | None:
 def end_session(secret: str) -> None:
     """Signing out: the session ends, and with it every copy of its cookie. Commits."""
     _end_sessions(WebSession.digest == security.token_digest(secret))
+    db.session.commit()
 
 
 def end_all_sessions(user: Account) -> int:
     """Signs the user out of every browser; returns how many sessions ended. Commits."""
+    ended = _end_sessions(WebSession.user_id == user.id)
+    db.session.commit()
+    return ended
+
+
+def change_password(account: Account, data: Any) -> Account:
+    """The signed-in user's new password, given the current one (422 naming the field that
+    is wrong). Every session of the account ends, copies of its cookies with them, and the
+    browser that asked gets the returned new one. API tokens are left as they are. Commits."""
+    fields = load_body(PasswordChangeSchema(), data)
+    user = db.session.get_one(User, account.id)
+    if not security.verify_password(user.password_hash, fields["current_password"]):
+        raise ValidationFailed(
+            "Invalid fields: current_password.",
+            details={"current_password": ["That is not your current password."]},
+        )
+    _replace_password(user, fields["new_password"])
+    return start_session(user)
+
+
+def reset_password(email: str, data: Any) -> int:
+    """An operator sets an account's password (`flask reset-password`), for someone who has
+    lost theirs: every session of the account ends. Commits; returns how many ended."""
+    user = user_by_email(email)
+    if user is None:
+        raise NotFound("No account has this email.", code="user_not_found")
+    ended = _replace_password(user, load_body(PasswordResetSchema(), data)["new_password"])
+    db.session.commit()
+    return ended
+
+
+def _replace_password(user: User, password: str) -> int:
+    user.password_hash = security.hash_password(password)
     return _end_sessions(WebSession.user_id == user.id)
 
 
 def _end_sessions(which: ColumnElement[bool]) -> int:
+    """Ends the live sessions `which` selects, in the caller's transaction; how many."""
     ended = db.session.execute(
         update(WebSession).where(which, WebSession.ended_at.is_(None)).values(ended_at=utcnow())
     )
-    db.session.commit()
     return ended.rowcount
 
 

@@ -60,4 +60,4 @@ def field_errors(error: AppError) -> dict[str, list[str]]:
 
 
 # The routes attach themselves to `bp`.
-from tasktracker.web import auth, tasks, tokens  # noqa: E402, F401
+from tasktracker.web import account, auth, tasks, tokens  # noqa: E402, F401

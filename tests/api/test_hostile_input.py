@@ -96,6 +96,35 @@ def test_any_text_is_stored_as_written_or_refused_by_name(
     assert read["title"] in title  # trimmed of white space at most, never rewritten
 
 
+# Unicode's White_Space and Default_Ignorable_Code_Point characters (DerivedCoreProperties,
+# Unicode 15): a text made of them only shows nothing.
+NOTHING_VISIBLE = [
+    chr(code)
+    for first, last in [
+        (0x09, 0x0D), (0x20, 0x20), (0xA0, 0xA0), (0xAD, 0xAD), (0x34F, 0x34F), (0x61C, 0x61C),
+        (0x115F, 0x1160), (0x1680, 0x1680), (0x17B4, 0x17B5), (0x180B, 0x180F),
+        (0x2000, 0x200F), (0x2028, 0x202F), (0x205F, 0x206F), (0x3000, 0x3000),
+        (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0),
+        (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
+    ]
+    for code in range(first, last + 1)
+]  # fmt: skip
+nothing_visible = st.text(st.sampled_from(NOTHING_VISIBLE), min_size=1, max_size=12)
+
+
+@FUZZ
+@given(title=nothing_visible, tag=nothing_visible)
+def test_text_that_shows_nothing_is_blank(alice: ApiClient, title: str, tag: str) -> None:
+    refused = _refused(alice.post("/api/tasks", json={"title": title}), 422)
+    assert set(refused["details"]) == {"title"}
+    refused = _refused(alice.post("/api/tasks", json={"title": "ok", "tags": [tag]}), 422)
+    assert set(refused["details"]) == {"tags.0"}
+    around = title.translate(dict.fromkeys(range(0x09, 0x0E)))  # line breaks: not in a title
+    shown = alice.post("/api/tasks", json={"title": f"{around}\u2764{around}"})
+    assert shown.status_code == 201, shown.json
+    assert "\u2764" in shown.json["title"]
+
+
 @FUZZ
 @given(segment=any_text)
 def test_any_path_segment_as_an_id_is_found_or_not(alice: ApiClient, segment: str) -> None:

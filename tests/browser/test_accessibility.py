@@ -86,6 +86,15 @@ def test_axe_finds_nothing_serious_on_the_main_pages(page: Page, page_log: PageL
     page.get_by_role("button", name="Create token").click()
     expect(page.get_by_role("textbox", name="New token")).to_be_visible()
     assert_no_serious_violations(page, "the tokens page with a new token")
+
+    page.goto("/account")
+    page.get_by_role("button", name="Change password").click()  # the browser's own check
+    page.get_by_label("Current password").fill("not my password")
+    page.locator("#new_password").fill("a new password")
+    page.locator("#new_password_again").fill("a new password")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.get_by_label("Current password")).to_have_attribute("aria-invalid", "true")
+    assert_no_serious_violations(page, "the account page with an error")
     assert page_log.page_errors == []
 
 

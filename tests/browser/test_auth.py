@@ -1,11 +1,12 @@
 """Accounts in a real browser (SPEC §5): sign up, sign in, sign out (a POST), the way back to
-the page asked for, and errors next to their fields with what was typed kept."""
+the page asked for, errors next to their fields with what was typed kept, and a new
+password that signs every other browser out."""
 
 from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import (
     PASSWORD,
@@ -113,3 +114,39 @@ def test_sign_out_is_a_post_that_ends_the_session(page: Page) -> None:
     page.goto("/tasks")
     expect(page).to_have_url(re.compile(r"/signin\?next="))
     expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+
+
+def test_a_new_password_signs_every_other_browser_out(
+    browser: Browser, live_server: str, page: Page
+) -> None:
+    email, password = sign_up(page)
+    other = browser.new_context(base_url=live_server).new_page()
+    try:
+        other.goto("/signin")
+        other.get_by_label("Email").fill(email)
+        other.get_by_label("Password").fill(password)
+        other.get_by_role("button", name="Sign in").click()
+        expect(other).to_have_url(re.compile(r"/tasks$"))
+
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Account").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Account")
+        page.get_by_label("Current password").fill(password)
+        page.locator("#new_password").fill("another good passphrase")
+        page.locator("#new_password_again").fill("another good passphrase, typo")
+        submit_refused(page, "Change password", r"/account/password$")
+        expect_field_error(page.locator("#new_password_again"), "The two new passwords differ.")
+        expect(page.get_by_label("Current password")).to_have_value("")  # never sent back
+
+        page.get_by_label("Current password").fill(password)
+        page.locator("#new_password").fill("another good passphrase")
+        page.locator("#new_password_again").fill("another good passphrase")
+        page.get_by_role("button", name="Change password").click()
+        expect(page.get_by_role("status")).to_have_text(
+            "Password changed. Every other browser is signed out."
+        )
+        page.goto("/tasks")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Tasks")  # still signed in
+        other.goto("/tasks")
+        expect(other).to_have_url(re.compile(r"/signin\?next="))
+    finally:
+        other.context.close()
