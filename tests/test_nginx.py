@@ -5,6 +5,7 @@ forge are not passed on."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -129,6 +130,7 @@ BEYOND_BUFFERS = b"a" * 40_000  # nginx's large_client_header_buffers are 32 KiB
         (b"GET /metrics HTTP/1.1\r\nHost: x\r\n", 404, "not_found"),
         (b"GET /static/missing.css HTTP/1.1\r\nHost: x\r\n", 404, "not_found"),
         (b"GET /.nginx/400.json HTTP/1.1\r\nHost: x\r\n", 404, "not_found"),
+        (b"TRACE /api/tasks HTTP/1.1\r\nHost: x\r\n", 405, "method_not_allowed"),
     ],
 )  # fmt: skip
 def test_what_nginx_answers_itself_has_the_apps_shape(
@@ -141,6 +143,10 @@ def test_what_nginx_answers_itself_has_the_apps_shape(
     answer = json.loads(body)
     assert (answer["status"], answer["code"]) == (status, code)
     assert set(answer) == {"error", "code", "status", "request_id"}
+    if status == 405:  # the app's answer, naming what the resource allows
+        allowed = re.search(rb"\r\nAllow: ([^\r]*)", headers)
+        assert allowed
+        assert set(allowed.group(1).decode().split(", ")) == {"GET", "HEAD", "OPTIONS", "POST"}
 
 
 def test_a_body_too_large_for_nginx_is_answered_in_the_apps_shape(
