@@ -94,9 +94,9 @@ _empty_metrics_directory()
 
 def child_exit(server, worker):
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
+        from prometheus_client import multiprocess
 
-        GunicornInternalPrometheusMetrics.mark_process_dead_on_child_exit(worker.pid)
+        multiprocess.mark_process_dead(worker.pid)
 
 
 def post_fork(server, worker):

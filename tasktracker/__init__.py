@@ -15,7 +15,7 @@ from tasktracker.api import docs as api_docs
 from tasktracker.api import rest_api
 from tasktracker.cli import register_commands
 from tasktracker.config import load_config
-from tasktracker.errors import register_error_handlers
+from tasktracker.errors import register_error_handlers, wants_json
 from tasktracker.extensions import (
     CookieSessions,
     IdConverter,
@@ -59,7 +59,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    app.session_interface = CookieSessions()
+    app.session_interface = CookieSessions(sessionless=wants_json)
     db.init_app(app)
     database.init_app(app)
     csrf.init_app(app)

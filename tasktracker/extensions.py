@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -76,11 +77,18 @@ def init_migrations(app: Flask) -> None:
 
 
 class CookieSessions(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, without building a signer for a request that carries
-    no session cookie, nor reading the cookie settings after one that never touched its
-    session (every API request)."""
+    """Flask's signed-cookie sessions for the pages. A request for which `sessionless(path)`
+    holds (the API's: it never reads sessions) gets Flask's null session, neither read from
+    a cookie nor saved (so no `Vary: Cookie` either); nor does a request that carries no
+    session cookie build a signer, nor one that never touched its session read the cookie
+    settings."""
+
+    def __init__(self, sessionless: Callable[[str], bool]) -> None:
+        self.sessionless = sessionless
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if self.sessionless(request.path):
+            return self.make_null_session(app)
         if not request.cookies.get(self.get_cookie_name(app)):
             return self.session_class()
         return super().open_session(app, request)

@@ -1,29 +1,34 @@
-"""Prometheus metrics at /metrics: requests by endpoint and status with latency histograms
-(prometheus-flask-exporter), and jobs by state and queue depth, read at each scrape.
+"""Prometheus metrics at /metrics: requests by endpoint, method and status with their
+latencies (one histogram, whose `_count` is the number of requests), and jobs by state and
+the queue's depth, read at each scrape.
 
 Under gunicorn with PROMETHEUS_MULTIPROC_DIR set, every worker process writes its request
 metrics to that directory and a scrape, whichever process answers it, adds them all up
-(deploy/gunicorn.conf.py removes a dead worker's files).
+(deploy/gunicorn.conf.py removes a dead worker's files). Recording a request is two
+writes to those memory-mapped files: the histogram's sum and one bucket.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from flask import Blueprint, Flask, Response, current_app, g, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
-from prometheus_flask_exporter import PrometheusMetrics
-from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
 
 from tasktracker import queue
 from tasktracker.services import jobs
 
 bp = Blueprint("metrics", __name__)
 log = logging.getLogger(__name__)
+
+REQUEST_SECONDS = "flask_http_request_duration_seconds"
 
 
 class JobsCollector(Collector):
@@ -43,28 +48,61 @@ class JobsCollector(Collector):
         yield GaugeMetricFamily("tasktracker_queue_depth", "Job ids waiting in the queue.", depth)
 
 
+class RequestMetrics:
+    """Each request's duration by endpoint, method and status, observed after the view;
+    requests for /metrics itself are not counted."""
+
+    def __init__(self, app: Flask, registry: CollectorRegistry | None) -> None:
+        self.histogram = Histogram(
+            REQUEST_SECONDS,
+            "Flask HTTP request duration in seconds",
+            ("method", "endpoint", "status"),
+            registry=registry,
+        )
+        # A label set's child, found once: `labels()` checks and converts on every call.
+        self.by_labels: dict[tuple[str, str, int], Any] = {}
+        app.before_request(self.start)
+        app.after_request(self.observe)
+
+    @staticmethod
+    def start() -> None:
+        g.metrics_started = time.perf_counter()
+
+    def observe(self, response: Response) -> Response:
+        started = g.get("metrics_started")
+        endpoint = request.endpoint or "none"
+        if started is None or endpoint == "metrics.metrics":
+            return response
+        key = (request.method, endpoint, response.status_code)
+        child = self.by_labels.get(key)
+        if child is None:
+            child = self.by_labels[key] = self.histogram.labels(*key)
+        child.observe(time.perf_counter() - started)
+        return response
+
+
 def init_app(app: Flask) -> None:
     directory = app.config["PROMETHEUS_MULTIPROC_DIR"]
     if directory:
         # Made if missing: any command may come first (`flask db upgrade` before gunicorn).
         Path(directory).mkdir(parents=True, exist_ok=True)
-    exporter_class = GunicornInternalPrometheusMetrics if directory else PrometheusMetrics
     # A registry per app (not the process-wide default), so that many apps can coexist.
-    exporter = exporter_class(
-        app=None, path=None, registry=CollectorRegistry(), group_by="endpoint"
-    )
-    exporter.init_app(app)
+    # With a directory, the histogram's values live in its files (prometheus_client reads
+    # PROMETHEUS_MULTIPROC_DIR from the environment, where the configuration comes from),
+    # and a scrape reads every process's files rather than a registry.
+    requests_registry = CollectorRegistry()
+    RequestMetrics(app, None if directory else requests_registry)
+    if directory:
+        MultiProcessCollector(requests_registry, path=directory)
     jobs_registry = CollectorRegistry(auto_describe=False)
     jobs_registry.register(JobsCollector())
-    app.extensions["tasktracker.metrics"] = (exporter, jobs_registry)
+    app.extensions["tasktracker.metrics"] = (requests_registry, jobs_registry)
     app.register_blueprint(bp)
 
 
 @bp.get("/metrics")
-@PrometheusMetrics.do_not_track()
 def metrics() -> Response:
     """Prometheus text format (not OpenMetrics: the two parts are simply joined)."""
-    exporter, jobs_registry = current_app.extensions["tasktracker.metrics"]
-    requests_text, _ = exporter.generate_metrics()
-    body = requests_text + generate_latest(jobs_registry).decode()
+    requests_registry, jobs_registry = current_app.extensions["tasktracker.metrics"]
+    body = generate_latest(requests_registry) + generate_latest(jobs_registry)
     return Response(body, content_type=CONTENT_TYPE_LATEST)

@@ -86,6 +86,8 @@ def register_request_logging(app: Flask) -> None:
         request_id = g.get("request_id")
         if request_id:
             response.headers["X-Request-ID"] = request_id
+        if not access.isEnabledFor(logging.INFO):  # LOG_LEVEL above INFO: nothing to build
+            return response
         started = g.get("request_started")
         access.info(
             "request",

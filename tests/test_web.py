@@ -163,6 +163,21 @@ def test_a_refused_password_change_says_why_next_to_the_field_and_changes_nothin
         assert accounts.authenticate(alice.user["email"], PASSWORD) is not None
 
 
+def test_the_api_neither_reads_nor_writes_the_cookie_session(
+    app: Flask, alice: ApiClient, browser_of: Any
+) -> None:
+    browser = browser_of(alice)
+    for path in ("/api/tasks", "/api/me", "/health/live"):
+        response = browser.get(path)  # the signed-in browser's cookie goes along
+        assert response.status_code == (200 if path == "/health/live" else 401), path
+        assert "Set-Cookie" not in response.headers
+        assert "Cookie" not in response.headers.get("Vary", "")
+    answered = alice.get("/api/tasks")
+    assert answered.status_code == 200
+    assert "Cookie" not in answered.headers.get("Vary", "")
+    assert browser.get("/tasks").headers.get("Vary") == "Cookie"  # the pages do read it
+
+
 def test_a_session_ends_after_its_lifetime(app: Flask, alice: ApiClient, browser_of: Any) -> None:
     browser = browser_of(alice)
     with app.app_context():
