@@ -432,7 +432,7 @@ class TaskListQuerySchema(PaginationQuerySchema):
 def _page_schema(name: str, item: type[Schema]) -> type[Schema]:
     return Schema.from_dict(
         {
-            "items": fields.List(fields.Nested(item), required=True),
+            "items": fields.Nested(item, many=True, required=True),
             "total": fields.Integer(required=True),
             "total_exact": fields.Boolean(
                 required=True,

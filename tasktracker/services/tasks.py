@@ -30,7 +30,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from tasktracker.database import on_postgresql
+from tasktracker.database import Prepared, on_postgresql
 from tasktracker.errors import BadRequest, Conflict, NotFound, PreconditionFailed, ValidationFailed
 from tasktracker.extensions import db
 from tasktracker.models import (
@@ -148,8 +148,11 @@ def list_tasks(owner: Owner, args: Mapping[str, Any]) -> Page[TaskRecord]:
 
 # The owner's counters, all of them (at most eight rows): the total adds up those the
 # list's view covers. One statement whatever the view, compiled once.
-_COUNTERS = select(_COUNTS.c.status, _COUNTS.c.in_trash, _COUNTS.c.tasks).where(
-    _COUNTS.c.owner_id == bindparam("owner_id")
+_COUNTERS = Prepared(
+    select(_COUNTS.c.status, _COUNTS.c.in_trash, _COUNTS.c.tasks).where(
+        _COUNTS.c.owner_id == bindparam("owner_id")
+    ),
+    lambda status, in_trash, tasks: (status, in_trash, tasks),
 )
 _IN_TRASH = {"exclude": (False,), "only": (True,), "include": (False, True)}
 
@@ -165,7 +168,7 @@ def _total(owner: Owner, params: Mapping[str, Any], where: Sequence[ColumnElemen
             done = {TaskStatus.COMPLETED.value}
             statuses = statuses & done if params["completed"] else statuses - done
         in_trash = _IN_TRASH[params["deleted"]]
-        counters = db.session.connection().execute(_COUNTERS, {"owner_id": owner.id})
+        counters = _COUNTERS.all({"owner_id": owner.id})
         return Total(
             sum(
                 tasks
