@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 from weakref import WeakKeyDictionary
 
 from flask import Flask
@@ -68,14 +68,19 @@ def first_statement(run: Callable[[], T]) -> T:
         return run()
 
 
-_Compiled = tuple[str, list[Callable[[Any], Any] | None]]
+class _Compiled(NamedTuple):
+    sql: str
+    constants: dict[str, Any]  # the values written into the statement (`x == 3`)
+    binds: dict[str, Callable[[Any], Any]]  # the parameters whose type processes them
+    results: list[Callable[[Any], Any] | None]  # by column
 
 
 class Prepared(Generic[R]):
     """A read statement built once, compiled once per database, and run on the driver's
-    cursor of the session's connection; its rows come back as `row_type`, with the column
-    types' result processing (UTCDateTime's) applied. Where the session's driver is not
-    psycopg2 (SQLite in development), SQLAlchemy runs it as it runs any statement.
+    cursor of the session's connection, with the values of its named `bindparam`s. Its
+    parameters and rows go through their types' processing (UTCDateTime's); its rows come
+    back as `row_type`. Where the session's driver is not psycopg2 (SQLite in
+    development), SQLAlchemy runs it as it runs any statement.
 
     An error is SQLAlchemy's to report: a DBAPIError as from any statement, a dead
     connection invalidated with the pool's older ones (so `first_statement` works as well).
@@ -91,19 +96,26 @@ class Prepared(Generic[R]):
         connection = db.session.connection()
         if connection.dialect.driver != "psycopg2":
             return [self.row_type(*row) for row in connection.execute(self.statement, params)]
-        sql, processors = self._compiled.get(connection.dialect) or self._compile(connection)
+        compiled = self._compiled.get(connection.dialect) or self._compile(connection)
+        if compiled.constants:
+            params = compiled.constants | params
+        if compiled.binds:
+            params = {
+                name: value if (process := compiled.binds.get(name)) is None else process(value)
+                for name, value in params.items()
+            }
         cursor = connection.connection.driver_connection.cursor()
         try:
-            cursor.execute(sql, params)
+            cursor.execute(compiled.sql, params)
             rows = cursor.fetchall()
         except connection.dialect.loaded_dbapi.Error as error:
             # What SQLAlchemy does with an error outside a statement's execution context (a
             # private method, so requirements.txt pins the version; test_round_trips's dead
             # connection test goes through here).
-            connection._handle_dbapi_exception(error, sql, params, cursor, None)
+            connection._handle_dbapi_exception(error, compiled.sql, params, cursor, None)
         finally:
             cursor.close()
-        row_type = self.row_type
+        row_type, processors = self.row_type, compiled.results
         if not any(processors):
             return [row_type(*row) for row in rows]
         return [
@@ -122,13 +134,23 @@ class Prepared(Generic[R]):
 
     def _compile(self, connection: Connection) -> _Compiled:
         dialect = connection.dialect
-        sql = str(self.statement.compile(dialect=dialect))
-        processors = [
+        compiled = self.statement.compile(dialect=dialect)
+        constants = {
+            name: value
+            for name, value in compiled.params.items()
+            if not compiled.binds[name].required
+        }
+        binds = {
+            name: processor
+            for name, bind in compiled.binds.items()
+            if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect))
+        }
+        results = [
             column.type.dialect_impl(dialect).result_processor(dialect, None)
             for column in self.statement.selected_columns
         ]
-        self._compiled[dialect] = sql, processors
-        return sql, processors
+        self._compiled[dialect] = _Compiled(str(compiled), constants, binds, results)
+        return self._compiled[dialect]
 
 
 def on_postgresql() -> bool:

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlencode
 
-from sqlalchemy import ColumnElement, Select, literal, tuple_
+from sqlalchemy import ColumnElement, Select, bindparam, tuple_
 
 from tasktracker.errors import InvalidQuery
 from tasktracker.extensions import db
@@ -90,60 +90,99 @@ class SortKey:
         return value
 
 
-def paginate(
-    query: Select[Any],
-    total: Total,
-    keys: Sequence[SortKey],
-    params: Mapping[str, Any],
-    *,
-    load: Callable[[Select[Any]], Sequence[Any]] | None = None,
-) -> Page[Any]:
-    """One page of `query` in the order of `keys` (the last of which must be unique), by
-    `params` from PaginationQuerySchema, in a list of `total` items. `load` runs the page's
-    statement and returns its items (by default the ORM entities it selects).
+@dataclass(frozen=True)
+class Window:
+    """Where a page starts, as the query asked: at an offset, or after the keyset position
+    a cursor carries (`after`). Its values are bound to the page's statement by name."""
+
+    number: int
+    per_page: int
+    offset: int
+    after: Sequence[Any] | None = None
+
+    @property
+    def by_cursor(self) -> bool:
+        return self.after is not None
+
+    def values(self) -> dict[str, Any]:
+        if self.after is None:
+            return {"per_page": self.per_page, "offset": self.offset}
+        return {"per_page": self.per_page} | {
+            f"after_{index}": value for index, value in enumerate(self.after)
+        }
+
+
+def window(keys: Sequence[SortKey], params: Mapping[str, Any]) -> Window:
+    """The page `params` (from PaginationQuerySchema) ask for, in the order of `keys`; 400
+    for a cursor that is not one this order gives.
 
     A cursor is a row-value comparison (keyset pagination), which needs every key in one
-    direction and none nullable; other orders page by offset only.
-    """
-    per_page = params["per_page"]
-    spec = ",".join(key.spec for key in keys)
-    keyset = len({key.descending for key in keys}) == 1 and not any(k.nullable for k in keys)
-    query = query.order_by(*(key.order_by() for key in keys)).limit(per_page)
-    page_number = params["page"]
-    if "cursor" in params:
-        if not keyset:
-            raise InvalidQuery(
-                "This order pages by number; cursors are only given for other orders.",
-                details={"cursor": ["Invalid cursor."]},
-            )
-        position, page_number = decode_cursor(
-            params["cursor"],
-            spec,
-            lambda values: [k.parse(v) for k, v in zip(keys, values, strict=True)],
+    direction and none nullable; other orders page by offset only."""
+    if "cursor" not in params:
+        return Window(params["page"], params["per_page"], params["offset"])
+    if not _keyset(keys):
+        raise InvalidQuery(
+            "This order pages by number; cursors are only given for other orders.",
+            details={"cursor": ["Invalid cursor."]},
         )
-        query = query.where(_after(keys, position))
-    else:
-        query = query.offset(params["offset"])
-    items = load(query) if load is not None else db.session.scalars(query).all()
-    has_next = len(items) == per_page and (not total.exact or page_number * per_page < total.value)
+    position, number = decode_cursor(
+        params["cursor"],
+        _spec(keys),
+        lambda values: [k.parse(v) for k, v in zip(keys, values, strict=True)],
+    )
+    return Window(number, params["per_page"], 0, position)
+
+
+def ordered(query: Select[Any], keys: Sequence[SortKey], *, by_cursor: bool) -> Select[Any]:
+    """`query` as a page in the order of `keys` (the last of which must be unique), the
+    window's values left as parameters (`Window.values`): the statement is the same for
+    every page of a list, so it can be built and compiled once."""
+    query = query.order_by(*(key.order_by() for key in keys)).limit(bindparam("per_page"))
+    if not by_cursor:
+        return query.offset(bindparam("offset"))
+    # Rows past the position in the keys' (one) direction: a row-value comparison, which
+    # the order's index answers as a range scan.
+    columns = tuple_(*(key.column for key in keys))
+    position = tuple_(
+        *(bindparam(f"after_{index}", type_=key.column.type) for index, key in enumerate(keys))
+    )
+    return query.where(columns < position if keys[0].descending else columns > position)
+
+
+def page_of(items: Sequence[T], keys: Sequence[SortKey], window: Window, total: Total) -> Page[T]:
+    """The page of `items` the window's statement returned, with the cursor to the next."""
+    has_next = len(items) == window.per_page and (
+        not total.exact or window.number * window.per_page < total.value
+    )
     next_cursor = None
-    if keyset and has_next:
+    if _keyset(keys) and has_next:
         position = [getattr(items[-1], key.column.key) for key in keys]
-        next_cursor = encode_cursor(spec, position, page_number + 1)
-    return Page(items, total.value, page_number, per_page, has_next, next_cursor, total.exact)
+        next_cursor = encode_cursor(_spec(keys), position, window.number + 1)
+    return Page(
+        items, total.value, window.number, window.per_page, has_next, next_cursor, total.exact
+    )
+
+
+def paginate(
+    query: Select[Any], total: Total, keys: Sequence[SortKey], params: Mapping[str, Any]
+) -> Page[Any]:
+    """One page of the ORM entities `query` selects, in the order of `keys`, by `params`."""
+    where = window(keys, params)
+    page = ordered(query, keys, by_cursor=where.by_cursor)
+    return page_of(db.session.scalars(page, where.values()).all(), keys, where, total)
+
+
+def _keyset(keys: Sequence[SortKey]) -> bool:
+    return len({key.descending for key in keys}) == 1 and not any(k.nullable for k in keys)
+
+
+def _spec(keys: Sequence[SortKey]) -> str:
+    return ",".join(key.spec for key in keys)
 
 
 def count(query: Select[Any]) -> Total:
     """The exact number of rows `query` (a SELECT count(*)) counts."""
     return Total(db.session.scalar(query) or 0)
-
-
-def _after(keys: Sequence[SortKey], position: Sequence[Any]) -> ColumnElement[bool]:
-    """Rows past `position` in the keys' (one) direction: a row-value comparison, which the
-    order's index answers as a range scan."""
-    columns = tuple_(*(key.column for key in keys))
-    values = tuple_(*(literal(v, k.column.type) for k, v in zip(keys, position, strict=True)))
-    return columns < values if keys[0].descending else columns > values
 
 
 def encode_cursor(sort: str, values: Sequence[Any], page: int) -> str:

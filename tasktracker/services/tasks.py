@@ -3,6 +3,7 @@ task's events and commits once; only the owner ever reaches a task."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -46,7 +47,7 @@ from tasktracker.models import (
     task_tags,
     utcnow,
 )
-from tasktracker.pagination import Page, SortKey, Total, count, paginate
+from tasktracker.pagination import Page, SortKey, Total, count, ordered, page_of, paginate, window
 from tasktracker.schemas import (
     PaginationQuerySchema,
     TaskBulkWriteSchema,
@@ -60,7 +61,7 @@ from tasktracker.schemas import (
 from tasktracker.services.task_records import (
     OWN_TASK,
     TaskRecord,
-    records,
+    record,
     select_records,
     written_record,
 )
@@ -136,14 +137,12 @@ def lock_task(owner: Owner, task_id: int) -> Task:
 def list_tasks(owner: Owner, args: Mapping[str, Any]) -> Page[TaskRecord]:
     """One page of the owner's tasks filtered and sorted as the query asks (SPEC §4)."""
     params = load_query(_LIST_QUERY, args)
-    where = _task_filters(owner, params)
-    return paginate(
-        select_records(*where),
-        _total(owner, params, where),
-        [SortKey(_SORT_COLUMNS[key], desc) for key, desc in _order(params["sort"])],
-        params,
-        load=lambda page: records(db.session.connection().execute(page)),
-    )
+    filters, order = _Filters.of(params), tuple(_order(params["sort"]))
+    keys = _sort_keys(order)
+    where = window(keys, params)
+    values = filters.values(owner, params)
+    items = _page_statement(filters, order, where.by_cursor).all(values | where.values())
+    return page_of(items, keys, where, _total(owner, params, filters, values))
 
 
 # The owner's counters, all of them (at most eight rows): the total adds up those the
@@ -157,7 +156,9 @@ _COUNTERS = Prepared(
 _IN_TRASH = {"exclude": (False,), "only": (True,), "include": (False, True)}
 
 
-def _total(owner: Owner, params: Mapping[str, Any], where: Sequence[ColumnElement[bool]]) -> Total:
+def _total(
+    owner: Owner, params: Mapping[str, Any], filters: _Filters, values: dict[str, Any]
+) -> Total:
     """A list's total. Filtered by status and the trash alone (every view of the pages,
     the default list among them), it is exact and read from the owner's counters (at most
     eight rows), whatever the account's size. Any other filter is counted up to
@@ -176,8 +177,7 @@ def _total(owner: Owner, params: Mapping[str, Any], where: Sequence[ColumnElemen
                 if status in statuses and trashed in in_trash
             )
         )
-    matches = select(Task.id).where(*where).limit(COUNT_LIMIT + 1).subquery()
-    found = db.session.scalar(select(func.count()).select_from(matches))
+    (found,) = _count_statement(filters).all(values)
     return Total(min(found, COUNT_LIMIT), exact=found <= COUNT_LIMIT)
 
 
@@ -652,48 +652,112 @@ def _jsonable(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def _task_filters(owner: Owner, params: Mapping[str, Any]) -> list[ColumnElement[bool]]:
-    tasks, tags = _TASKS.c, _TAGS.c
-    # A BIGINT, not an INTEGER, parameter: the owner's trigram indexes can use only that.
-    where: list[ColumnElement[bool]] = [tasks.owner_id == cast(owner.id, BigInteger)]
-    deleted = params["deleted"]
-    if deleted == "exclude":
-        where.append(tasks.deleted_at.is_(None))
-    elif deleted == "only":
-        where.append(tasks.deleted_at.is_not(None))
-    if "q" in params:
-        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", params["q"]) + "%"
-        where.append(
-            or_(
-                tasks.title.ilike(pattern, escape="\\"),
-                tasks.description.ilike(pattern, escape="\\"),
+# The filters whose value is bound to a list's statement (the others change its SQL).
+_BOUND_FILTERS = frozenset(
+    {"q", "priority", "priority_min", "priority_max", "due_after", "due_before"}
+)
+
+
+@dataclass(frozen=True)
+class _Filters:
+    """The WHERE of a list for a kind of query: the filters it has, how many values each
+    list filter takes, and the choices that change the SQL itself (the trash, overdue,
+    completed). The statements of a kind are built and compiled once (`_page_statement`);
+    a query's own values are bound to them (`values`)."""
+
+    deleted: str
+    bound: frozenset[str]
+    statuses: int | None = None
+    tags: int = 0
+    overdue: bool | None = None
+    completed: bool | None = None
+
+    @classmethod
+    def of(cls, params: Mapping[str, Any]) -> _Filters:
+        return cls(
+            deleted=params["deleted"],
+            bound=_BOUND_FILTERS.intersection(params),
+            statuses=len(params["status"]) if "status" in params else None,
+            tags=len(params.get("tag", ())),
+            overdue=params.get("overdue"),
+            completed=params.get("completed"),
+        )
+
+    def clauses(self) -> list[ColumnElement[bool]]:
+        tasks, tags = _TASKS.c, _TAGS.c
+        # A BIGINT, not an INTEGER, parameter: the owner's trigram indexes can use only that.
+        owner_id = cast(bindparam("owner_id"), BigInteger)
+        where: list[ColumnElement[bool]] = [tasks.owner_id == owner_id]
+        if self.deleted == "exclude":
+            where.append(tasks.deleted_at.is_(None))
+        elif self.deleted == "only":
+            where.append(tasks.deleted_at.is_not(None))
+        if "q" in self.bound:
+            pattern = bindparam("q", type_=String())
+            where.append(
+                or_(
+                    tasks.title.ilike(pattern, escape="\\"),
+                    tasks.description.ilike(pattern, escape="\\"),
+                )
             )
-        )
-    if "status" in params:
-        where.append(tasks.status.in_(params["status"]))
-    if "priority" in params:
-        where.append(tasks.priority == params["priority"])
-    if "priority_min" in params:
-        where.append(tasks.priority >= params["priority_min"])
-    if "priority_max" in params:
-        where.append(tasks.priority <= params["priority_max"])
-    for name in params.get("tag", []):
-        where.append(
-            exists()
-            .where(task_tags.c.task_id == tasks.id, task_tags.c.tag_id == tags.id)
-            .where(tags.owner_id == owner.id, tags.name == name)
-        )
-    if "due_after" in params:
-        where.append(tasks.due_at >= params["due_after"])
-    if "due_before" in params:
-        where.append(tasks.due_at < params["due_before"])
-    if "overdue" in params:
-        overdue = and_(tasks.due_at < utcnow(), tasks.status != TaskStatus.COMPLETED)
-        where.append(overdue if params["overdue"] else ~overdue | tasks.due_at.is_(None))
-    if "completed" in params:
-        done = tasks.status == TaskStatus.COMPLETED
-        where.append(done if params["completed"] else ~done)
-    return where
+        if self.statuses is not None:
+            statuses = [bindparam(f"status_in_{index}") for index in range(self.statuses)]
+            where.append(tasks.status.in_(statuses))
+        if "priority" in self.bound:
+            where.append(tasks.priority == bindparam("priority"))
+        if "priority_min" in self.bound:
+            where.append(tasks.priority >= bindparam("priority_min"))
+        if "priority_max" in self.bound:
+            where.append(tasks.priority <= bindparam("priority_max"))
+        for index in range(self.tags):
+            where.append(
+                exists()
+                .where(task_tags.c.task_id == tasks.id, task_tags.c.tag_id == tags.id)
+                .where(tags.owner_id == owner_id, tags.name == bindparam(f"tag_{index}"))
+            )
+        if "due_after" in self.bound:
+            where.append(tasks.due_at >= bindparam("due_after"))
+        if "due_before" in self.bound:
+            where.append(tasks.due_at < bindparam("due_before"))
+        if self.overdue is not None:
+            now = bindparam("now", type_=tasks.due_at.type)
+            overdue = and_(tasks.due_at < now, tasks.status != TaskStatus.COMPLETED)
+            where.append(overdue if self.overdue else ~overdue | tasks.due_at.is_(None))
+        if self.completed is not None:
+            done = tasks.status == TaskStatus.COMPLETED
+            where.append(done if self.completed else ~done)
+        return where
+
+    def values(self, owner: Owner, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The query's values, by the names `clauses` binds them to."""
+        values = {"owner_id": owner.id} | {name: params[name] for name in self.bound}
+        if "q" in self.bound:
+            values["q"] = "%" + re.sub(r"([\\%_])", r"\\\1", params["q"]) + "%"
+        for name, listed in (("status_in", "status"), ("tag", "tag")):
+            values.update((f"{name}_{i}", value) for i, value in enumerate(params.get(listed, ())))
+        if self.overdue is not None:
+            values["now"] = utcnow()
+        return values
+
+
+@functools.lru_cache(maxsize=1024)
+def _page_statement(
+    filters: _Filters, order: tuple[tuple[str, bool], ...], by_cursor: bool
+) -> Prepared[TaskRecord]:
+    """A page of the lists of this kind, in this order, by offset or by cursor."""
+    page = ordered(select_records(*filters.clauses()), _sort_keys(order), by_cursor=by_cursor)
+    return Prepared(page, lambda *row: record(row))
+
+
+@functools.lru_cache(maxsize=1024)
+def _count_statement(filters: _Filters) -> Prepared[int]:
+    """The matches of the lists of this kind, counted up to COUNT_LIMIT + 1."""
+    matches = select(_TASKS.c.id).where(*filters.clauses()).limit(COUNT_LIMIT + 1).subquery()
+    return Prepared(select(func.count()).select_from(matches), lambda found: found)
+
+
+def _sort_keys(order: Sequence[tuple[str, bool]]) -> list[SortKey]:
+    return [SortKey(_SORT_COLUMNS[key], descending) for key, descending in order]
 
 
 def _order(sort: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
