@@ -1,6 +1,7 @@
 """`flask bench http` end to end: the app and its twin under gunicorn, the identity check,
 wrk's figures for every route (a program, not a timed test: no speed is asserted). And the
-identity check's own strictness, on made-up replies."""
+identity check's own strictness, on made-up replies. `flask bench wsgi`, the same requests
+in process, end to end."""
 
 from __future__ import annotations
 
@@ -29,6 +30,28 @@ TWIN_ROUTES = ("get", "list", "post")
 def bench_database() -> Iterator[str]:
     with scratch_database("tasktracker_test_bench_http") as url:
         yield url
+
+
+def test_bench_wsgi_prints_each_route_s_cpu_beside_the_twin_s(
+    bench_database: str, redis_url: str
+) -> None:
+    env = app_env(bench_database, redis_url)
+    migrate(env)
+    run = subprocess.run(
+        [str(VENV_BIN / "flask"), "--app", "wsgi", "bench", "wsgi", "--requests", "20",
+         "--rounds", "2", "--tasks", "50"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    out = run.stdout
+    assert run.returncode == 0, out[-4000:] + run.stderr[-4000:]
+    assert "20 requests a round, the least of 2 rounds, one thread" in out
+    for route in ("get", "list", "post"):
+        twin = r"   twin +\d+ µs   app/twin x[\d.]+$"
+        assert re.search(rf"^{route} +app +\d+ µs{twin}", out, re.MULTILINE), out
+    assert re.search(r"^patch +app +\d+ µs$", out, re.MULTILINE), out
+    with create_engine(normalise_database_url(bench_database)).connect() as connection:
+        left = connection.execute(text("SELECT count(*) FROM users WHERE email LIKE 'bench-%'"))
+        assert left.scalar() == 0  # the throwaway account went with all it held
 
 
 def test_bench_http_checks_the_twin_then_prints_every_route_s_figures(

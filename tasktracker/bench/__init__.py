@@ -32,4 +32,4 @@ def throwaway_account() -> Iterator[User]:
 
 
 # The commands attach themselves to `bench`.
-from tasktracker.bench import http, inserts, jobs, listing  # noqa: E402, F401
+from tasktracker.bench import http, inserts, jobs, listing, wsgi  # noqa: E402, F401
