@@ -1,4 +1,4 @@
-"""The list's queries on PostgreSQL with 100 000 tasks of one owner (and others' tasks):
+"""The list's queries on PostgreSQL with 100 000 tasks of one owner (and 300 000 of another):
 each reads an index in the requested order and stops after a page, never sorting more
 rows than a page holds; a cursor makes a deep page as cheap as the first."""
 
@@ -19,7 +19,10 @@ from tasktracker.services import accounts, tasks
 from tasktracker.services.seed import seed_tasks
 
 OWNER_TASKS = 100_000
-OTHER_TASKS = 20_000
+# The owner's tasks a quarter of the table, not most of it: with the owner's rows most of
+# the table, counting a common word's matches (up to 1 000) by a sequential scan that
+# stops early is as cheap as by the owner's trigram indexes, and the planner picks either.
+OTHER_TASKS = 300_000
 OTHER_TAGS = 10_000
 PER_PAGE = 20
 
