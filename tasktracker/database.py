@@ -11,10 +11,11 @@
 - A request's session ends without raising (`init_app`): a connection that died once the
   response was decided (PostgreSQL restarted after a commit) cannot turn that response,
   a committed write's success among them, into an error.
-- The reads every API request makes (the token with its user, a task by id) are `Prepared`:
-  compiled once, run on the driver's cursor of the session's connection. SQLAlchemy's
-  execution around a statement (its cache key, execution context and result objects) costs
-  more CPU than psycopg2 running it.
+- The statements of the frequent requests (the token with its user, a task by id, a page
+  of the list and its total, a created task's rows) are `Prepared`: compiled once, run on
+  the driver's cursor of the session's connection. SQLAlchemy's execution around a
+  statement (its cache key, execution context and result objects) costs more CPU than
+  psycopg2 running it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from weakref import WeakKeyDictionary
 from flask import Flask
 from sqlalchemy import Connection, Dialect, Engine, Pool, Select, Table, event, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.dml import UpdateBase
 
 from tasktracker.extensions import db
 
@@ -76,18 +78,19 @@ class _Compiled(NamedTuple):
 
 
 class Prepared(Generic[R]):
-    """A read statement built once, compiled once per database, and run on the driver's
+    """A statement built once, compiled once per database, and run on the driver's
     cursor of the session's connection, with the values of its named `bindparam`s. Its
     parameters and rows go through their types' processing (UTCDateTime's); its rows come
-    back as `row_type`. Where the session's driver is not psycopg2 (SQLite in
-    development), SQLAlchemy runs it as it runs any statement.
+    back as `row_type` (a write's, those of its RETURNING; without, none). Where the
+    session's driver is not psycopg2 (SQLite in development), SQLAlchemy runs it as it
+    runs any statement.
 
     An error is SQLAlchemy's to report: a DBAPIError as from any statement, a dead
     connection invalidated with the pool's older ones (so `first_statement` works as well).
     SQLAlchemy's cursor events do not see these statements; PostgreSQL's statement log does
     (tests/test_round_trips.py counts by it)."""
 
-    def __init__(self, statement: Select[Any], row_type: Callable[..., R]):
+    def __init__(self, statement: Select[Any] | UpdateBase, row_type: Callable[..., R]):
         self.statement = statement
         self.row_type = row_type
         self._compiled: WeakKeyDictionary[Dialect, _Compiled] = WeakKeyDictionary()
@@ -95,7 +98,8 @@ class Prepared(Generic[R]):
     def all(self, params: dict[str, Any]) -> list[R]:
         connection = db.session.connection()
         if connection.dialect.driver != "psycopg2":
-            return [self.row_type(*row) for row in connection.execute(self.statement, params)]
+            result = connection.execute(self.statement, params)
+            return [self.row_type(*row) for row in result] if result.returns_rows else []
         compiled = self._compiled.get(connection.dialect) or self._compile(connection)
         if compiled.constants:
             params = compiled.constants | params
@@ -107,7 +111,7 @@ class Prepared(Generic[R]):
         cursor = connection.connection.driver_connection.cursor()
         try:
             cursor.execute(compiled.sql, params)
-            rows = cursor.fetchall()
+            rows = cursor.fetchall() if cursor.description is not None else []
         except connection.dialect.loaded_dbapi.Error as error:
             # What SQLAlchemy does with an error outside a statement's execution context (a
             # private method, so requirements.txt pins the version; test_round_trips's dead
@@ -147,7 +151,7 @@ class Prepared(Generic[R]):
         }
         results = [
             column.type.dialect_impl(dialect).result_processor(dialect, None)
-            for column in self.statement.selected_columns
+            for column in self.statement.exported_columns
         ]
         self._compiled[dialect] = _Compiled(str(compiled), constants, binds, results)
         return self._compiled[dialect]

@@ -295,15 +295,19 @@ def insert_tasks(owner: Owner, items: Sequence[Mapping[str, Any]]) -> list[TaskR
     statement each, and no number of them passes either limit."""
     now = utcnow()
     rows = [new_task_row(owner, fields, now) for fields in items]
-    connection = db.session.connection()
-    ids = connection.execute(_INSERT_TASKS, rows).scalars().all()
-    connection.execute(
-        _INSERT_EVENTS,
-        [
-            {"task_id": task_id, **created_event(fields, now)}
-            for task_id, fields in zip(ids, items, strict=True)
-        ],
-    )
+    if len(rows) == 1:  # the API's and the pages' create: statements prepared once
+        ids = _INSERT_TASK.all(rows[0])
+        _INSERT_EVENT.all({"task_id": ids[0], **created_event(items[0], now)})
+    else:
+        connection = db.session.connection()
+        ids = connection.execute(_INSERT_TASKS, rows).scalars().all()
+        connection.execute(
+            _INSERT_EVENTS,
+            [
+                {"task_id": task_id, **created_event(fields, now)}
+                for task_id, fields in zip(ids, items, strict=True)
+            ],
+        )
     _attach_tags(
         owner, [(task_id, fields["tags"]) for task_id, fields in zip(ids, items, strict=True)]
     )
@@ -314,7 +318,20 @@ def insert_tasks(owner: Owner, items: Sequence[Mapping[str, Any]]) -> list[TaskR
 
 
 _INSERT_TASKS = insert(_TASKS).returning(_TASKS.c.id, sort_by_parameter_order=True)
-_INSERT_EVENTS = insert(TaskEvent.__table__)
+_EVENTS = TaskEvent.__table__
+_INSERT_EVENTS = insert(_EVENTS)
+# One task and its event, each row's values bound by column name (new_task_row's).
+_TASK_ROW = ("owner_id", *TaskRecord._fields[1:-1])
+_INSERT_TASK = Prepared(
+    insert(_TASKS).values({name: bindparam(name) for name in _TASK_ROW}).returning(_TASKS.c.id),
+    lambda task_id: task_id,
+)
+_INSERT_EVENT = Prepared(
+    insert(_EVENTS)
+    .values({name: bindparam(name) for name in ("task_id", "at", "kind", "message", "data")})
+    .returning(_EVENTS.c.id),
+    lambda event_id: event_id,
+)
 
 
 def new_task_row(owner: Owner, fields: Mapping[str, Any], now: datetime) -> dict[str, Any]:
@@ -553,8 +570,7 @@ def _attach_tags(owner: Owner, tagged: Sequence[tuple[int, Sequence[str]]]) -> N
         return
     names = sorted({name for _, name in pairs})  # one lock order for concurrent creates
     if on_postgresql():
-        db.session.connection().execute(
-            _LINK_TAGS,
+        _LINK_TAGS.all(
             {
                 "owner_id": owner.id,
                 "names": names,
@@ -621,7 +637,7 @@ def _link_tags_statement() -> Any:
     return select(func.count()).select_from(tag).add_cte(link.cte("link")).add_cte(tag)
 
 
-_LINK_TAGS = _link_tags_statement()
+_LINK_TAGS = Prepared(_link_tags_statement(), lambda links: links)
 
 
 def _by_name(tag: Tag) -> str:
