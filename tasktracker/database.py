@@ -6,14 +6,14 @@
   `first_statement` runs that statement again, once, on a fresh connection. A request's
   first statement is always safe to run again: nothing has happened in its transaction.
 - A request that only reads runs its statements without a transaction (`without_transaction`):
-  no BEGIN and no ROLLBACK around them, two round trips saved. Writes keep their unit of
-  work: BEGIN, the statements, COMMIT.
+  no BEGIN and no ROLLBACK around them, two round trips saved, and no Session unless it
+  needs the ORM. Writes keep their unit of work: BEGIN, the statements, COMMIT.
 - A request's session ends without raising (`init_app`): a connection that died once the
   response was decided (PostgreSQL restarted after a commit) cannot turn that response,
   a committed write's success among them, into an error.
 - The statements of the frequent requests (the token with its user, a task by id, a page
   of the list and its total, a created task's rows) are `Prepared`: compiled once, run on
-  the driver's cursor of the session's connection. SQLAlchemy's execution around a
+  the driver's cursor of the request's connection. SQLAlchemy's execution around a
   statement (its cache key, execution context and result objects) costs more CPU than
   psycopg2 running it.
 """
@@ -25,9 +25,10 @@ from collections.abc import Callable, Sequence
 from typing import Any, Generic, NamedTuple, TypeVar
 from weakref import WeakKeyDictionary
 
-from flask import Flask
+from flask import Flask, g, has_app_context
 from sqlalchemy import Connection, Dialect, Engine, Pool, Select, Table, event, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import UpdateBase
 
 from tasktracker.extensions import db
@@ -45,27 +46,40 @@ def init_app(app: Flask) -> None:
 
 
 def end_session() -> None:
-    """Ends the request's session: the rollback of what is left of it. A connection dead by
-    then (PostgreSQL restarted) is SQLAlchemy's to invalidate; the session is let go and the
-    loss logged, never raised into a response already decided."""
-    try:
-        db.session.remove()
-    except DBAPIError as lost:
+    """Ends the request's database work: its reading connection goes back to the pool, and
+    the session ends (the rollback of what is left of it). A connection dead by then
+    (PostgreSQL restarted) is SQLAlchemy's to invalidate; it is let go and the loss
+    logged, never raised into a response already decided."""
+    reading = g.pop(_READING, None) if has_app_context() else None
+    if reading is not None:
+        _quietly(reading.close)
+    if not _quietly(db.session.remove):
         db.session.registry.clear()
+
+
+def _quietly(end: Callable[[], Any]) -> bool:
+    try:
+        end()
+    except DBAPIError as lost:
         log.warning(
             "the database connection was lost at the end of a request (%s)",
             type(lost.orig).__name__,
         )
+        return False
+    return True
 
 
 def first_statement(run: Callable[[], T]) -> T:
-    """Runs the session's first statement, again on a fresh connection if the pooled one
+    """Runs the request's first statement, again on a fresh connection if the pooled one
     turns out to be dead."""
     try:
         return run()
     except DBAPIError as error:
         if not error.connection_invalidated:
             raise
+        reading = g.pop(_READING, None)
+        if reading is not None:
+            reading.close()
         db.session.rollback()
         return run()
 
@@ -79,7 +93,8 @@ class _Compiled(NamedTuple):
 
 class Prepared(Generic[R]):
     """A statement built once, compiled once per database, and run on the driver's
-    cursor of the session's connection, with the values of its named `bindparam`s. Its
+    cursor of the request's connection (`_statement_connection`), with the values of its
+    named `bindparam`s. Its
     parameters and rows go through their types' processing (UTCDateTime's); its rows come
     back as `row_type` (a write's, those of its RETURNING; without, none). Where the
     session's driver is not psycopg2 (SQLite in development), SQLAlchemy runs it as it
@@ -96,7 +111,7 @@ class Prepared(Generic[R]):
         self._compiled: WeakKeyDictionary[Dialect, _Compiled] = WeakKeyDictionary()
 
     def all(self, params: dict[str, Any]) -> list[R]:
-        connection = db.session.connection()
+        connection = _statement_connection()
         if connection.dialect.driver != "psycopg2":
             result = connection.execute(self.statement, params)
             return [self.row_type(*row) for row in result] if result.returns_rows else []
@@ -162,30 +177,60 @@ def on_postgresql() -> bool:
 
 
 def _own_postgresql_engine() -> Engine | None:
-    """The session's engine when it is PostgreSQL's and the session owns its transactions;
+    """The app's engine when it is PostgreSQL's and the session owns its transactions;
     None on SQLite, or when the session is bound to a connection already in a transaction
     (the test suite's), whose transaction must stay as it is."""
-    bind = db.session.get_bind()
+    bind = db.engine
     return bind if isinstance(bind, Engine) and bind.dialect.name == "postgresql" else None
 
 
 def without_transaction() -> None:
-    """The session's statements, until it commits or ends, each run on their own (autocommit).
+    """This request reads (or writes one statement at a time): its statements each run on
+    their own (autocommit), and its `Prepared` statements on a pooled connection of the
+    request's own, without a Session (the session's bookkeeping around a connection costs
+    more than the statements); a session the request does use gets its connection in
+    autocommit too (`_session_without_transaction`).
 
-    For requests that read, or write one statement at a time. On PostgreSQL only (SQLite has
-    no round trips to save), and not in an outer transaction (see _own_postgresql_engine).
-    """
-    session = db.session()
-    if _own_postgresql_engine() is not None and not session.in_transaction():
-        # psycopg2 then sends no BEGIN, and its rollback at the end sends nothing. Set on
-        # the driver's connection: SQLAlchemy's AUTOCOMMIT isolation level would cost a
-        # `SET default_transaction_isolation` round trip when the pool resets it.
-        pooled = session.connection().connection
-        pooled.driver_connection.autocommit = True
-        pooled.info[_AUTOCOMMIT] = True
+    On PostgreSQL only (SQLite has no round trips to save), and not in an outer
+    transaction (see _own_postgresql_engine). psycopg2 then sends no BEGIN, and a
+    rollback at the end sends nothing. Autocommit is set on the driver's connection:
+    SQLAlchemy's AUTOCOMMIT isolation level would cost a `SET default_transaction_isolation`
+    round trip when the pool resets it."""
+    if _own_postgresql_engine() is not None:
+        g.tasktracker_reads = True
+
+
+def _reading() -> bool:
+    return has_app_context() and g.get("tasktracker_reads", False)
+
+
+def _statement_connection() -> Connection:
+    """Where a Prepared statement runs: in a request that reads, the request's own
+    connection; else the session's (a write sees its own transaction's rows)."""
+    if not _reading():
+        return db.session.connection()
+    reading = g.get(_READING)
+    if reading is None:
+        reading = db.engine.connect()
+        _autocommit(reading)
+        setattr(g, _READING, reading)
+    return reading
+
+
+@event.listens_for(Session, "after_begin")
+def _session_without_transaction(session: Session, transaction: Any, connection: Any) -> None:
+    if _reading() and isinstance(connection, Connection) and connection.engine is db.engine:
+        _autocommit(connection)
+
+
+def _autocommit(connection: Connection) -> None:
+    pooled = connection.connection
+    pooled.driver_connection.autocommit = True
+    pooled.info[_AUTOCOMMIT] = True
 
 
 _AUTOCOMMIT = "tasktracker.without_transaction"
+_READING = "tasktracker_reading_connection"
 
 
 def vacuum_analyze(tables: Sequence[Table]) -> None:
