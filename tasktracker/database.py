@@ -197,11 +197,11 @@ def without_transaction() -> None:
     SQLAlchemy's AUTOCOMMIT isolation level would cost a `SET default_transaction_isolation`
     round trip when the pool resets it."""
     if _own_postgresql_engine() is not None:
-        g.tasktracker_reads = True
+        setattr(g, _READS, True)
 
 
 def _reading() -> bool:
-    return has_app_context() and g.get("tasktracker_reads", False)
+    return has_app_context() and g.get(_READS, False)
 
 
 def _statement_connection() -> Connection:
@@ -230,6 +230,8 @@ def _autocommit(connection: Connection) -> None:
 
 
 _AUTOCOMMIT = "tasktracker.without_transaction"
+# On `g`: the request reads (without_transaction), and the connection it reads on.
+_READS = "tasktracker_reads"
 _READING = "tasktracker_reading_connection"
 
 
