@@ -50,11 +50,15 @@ def end_session() -> None:
     the session ends (the rollback of what is left of it). A connection dead by then
     (PostgreSQL restarted) is SQLAlchemy's to invalidate; it is let go and the loss
     logged, never raised into a response already decided."""
+    _let_go_of_reading_connection()
+    if not _quietly(db.session.remove):
+        db.session.registry.clear()
+
+
+def _let_go_of_reading_connection() -> None:
     reading = g.pop(_READING, None) if has_app_context() else None
     if reading is not None:
         _quietly(reading.close)
-    if not _quietly(db.session.remove):
-        db.session.registry.clear()
 
 
 def _quietly(end: Callable[[], Any]) -> bool:
@@ -77,9 +81,7 @@ def first_statement(run: Callable[[], T]) -> T:
     except DBAPIError as error:
         if not error.connection_invalidated:
             raise
-        reading = g.pop(_READING, None)
-        if reading is not None:
-            reading.close()
+        _let_go_of_reading_connection()
         db.session.rollback()
         return run()
 
@@ -94,11 +96,10 @@ class _Compiled(NamedTuple):
 class Prepared(Generic[R]):
     """A statement built once, compiled once per database, and run on the driver's
     cursor of the request's connection (`_statement_connection`), with the values of its
-    named `bindparam`s. Its
-    parameters and rows go through their types' processing (UTCDateTime's); its rows come
-    back as `row_type` (a write's, those of its RETURNING; without, none). Where the
-    session's driver is not psycopg2 (SQLite in development), SQLAlchemy runs it as it
-    runs any statement.
+    named `bindparam`s. Its parameters and rows go through their types' processing
+    (UTCDateTime's); its rows come back as `row_type` (a write's, those of its RETURNING;
+    without, none). Where the session's driver is not psycopg2 (SQLite in development),
+    SQLAlchemy runs it as it runs any statement.
 
     An error is SQLAlchemy's to report: a DBAPIError as from any statement, a dead
     connection invalidated with the pool's older ones (so `first_statement` works as well).

@@ -32,26 +32,40 @@ def bench_database() -> Iterator[str]:
         yield url
 
 
+def _bench(database: str, redis_url: str, *args: str) -> str:
+    """`flask bench ARGS...` on a migrated database; its output, once it succeeded."""
+    env = app_env(database, redis_url)
+    migrate(env)
+    run = subprocess.run(
+        [str(VENV_BIN / "flask"), "--app", "wsgi", "bench", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    return run.stdout
+
+
+def _left_behind(database: str) -> tuple[int, int]:
+    """The users and tasks in the database (a benchmark's throwaway account goes with all
+    it held)."""
+    engine = create_engine(normalise_database_url(database))
+    with engine.connect() as connection:
+        users = connection.scalar(text("SELECT count(*) FROM users"))
+        tasks = connection.scalar(text("SELECT count(*) FROM tasks"))
+    engine.dispose()
+    return users, tasks
+
+
 def test_bench_wsgi_prints_each_route_s_cpu_beside_the_twin_s(
     bench_database: str, redis_url: str
 ) -> None:
-    env = app_env(bench_database, redis_url)
-    migrate(env)
-    run = subprocess.run(
-        [str(VENV_BIN / "flask"), "--app", "wsgi", "bench", "wsgi", "--requests", "20",
-         "--rounds", "2", "--tasks", "50"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
-    out = run.stdout
-    assert run.returncode == 0, out[-4000:] + run.stderr[-4000:]
+    out = _bench(bench_database, redis_url, "wsgi", "--requests", "20", "--rounds", "2",
+                 "--tasks", "50")  # fmt: skip
     assert "20 requests a round, the least of 2 rounds, one thread" in out
     for route in ("get", "list", "post"):
         twin = r"   twin +\d+ µs   app/twin x[\d.]+$"
         assert re.search(rf"^{route} +app +\d+ µs{twin}", out, re.MULTILINE), out
     assert re.search(r"^patch +app +\d+ µs$", out, re.MULTILINE), out
-    with create_engine(normalise_database_url(bench_database)).connect() as connection:
-        left = connection.execute(text("SELECT count(*) FROM users WHERE email LIKE 'bench-%'"))
-        assert left.scalar() == 0  # the throwaway account went with all it held
+    assert _left_behind(bench_database) == (0, 0)
 
 
 def test_bench_http_checks_the_twin_then_prints_every_route_s_figures(
@@ -59,20 +73,9 @@ def test_bench_http_checks_the_twin_then_prints_every_route_s_figures(
 ) -> None:
     if shutil.which("wrk") is None:
         pytest.fail("wrk is not installed: `apt-get install wrk` (.ci/run installs it)")
-    env = app_env(bench_database, redis_url)
-    migrate(env)
-    run = subprocess.run(
-        [str(VENV_BIN / "flask"), "--app", "wsgi", "bench", "http", "--tasks", "1000",
-         "--rounds", "1", "--duration", "1", "--connections", "2", "--threads", "1",
-         "--workers", "1"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )  # fmt: skip
-    out = run.stdout
-    assert run.returncode == 0, out[-4000:] + run.stderr[-4000:]
+    out = _bench(bench_database, redis_url, "http", "--tasks", "1000", "--rounds", "1",
+                 "--duration", "1", "--connections", "2", "--threads", "1",
+                 "--workers", "1")  # fmt: skip
     assert "seeded 1,000 tasks" in out
     assert re.search(r"^identical: GET /api/tasks/\d+$", out, re.MULTILINE), out
     assert "identical: GET /api/tasks\n" in out
@@ -94,12 +97,8 @@ def test_bench_http_checks_the_twin_then_prints_every_route_s_figures(
         assert re.search(rf"^{route} +app .* {route}/{baseline} x[\d.]+$", summary, re.M)
     assert "ERRORS" not in out
 
-    engine = create_engine(normalise_database_url(bench_database))
-    with engine.connect() as connection:
-        # The throwaway account went, with its tasks (and those the routes created).
-        assert connection.scalar(text("SELECT count(*) FROM users")) == 0
-        assert connection.scalar(text("SELECT count(*) FROM tasks")) == 0
-    engine.dispose()
+    # The throwaway account went, with its tasks (and those the routes created).
+    assert _left_behind(bench_database) == (0, 0)
 
 
 def test_recycles_are_counted_by_the_line_gunicorn_logs() -> None:

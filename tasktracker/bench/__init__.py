@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
+import click
 from flask.cli import AppGroup
 
 from tasktracker.extensions import db
@@ -29,6 +31,25 @@ def throwaway_account() -> Iterator[User]:
         db.session.rollback()
         db.session.execute(User.__table__.delete().where(User.email == email))
         db.session.commit()
+
+
+def routes_option(routes: Sequence[str]) -> Callable[[Any], Any]:
+    """`--routes`: names separated by commas, each one of `routes` (all by default); the
+    command gets them in `routes`' order."""
+
+    def names(ctx: click.Context, param: click.Parameter, value: str) -> list[str]:
+        chosen = [name.strip() for name in value.split(",") if name.strip()]
+        if not chosen or any(name not in routes for name in chosen):
+            raise click.BadParameter(f"choose among {', '.join(routes)}, separated by commas")
+        return [name for name in routes if name in chosen]
+
+    return click.option(
+        "--routes",
+        default=",".join(routes),
+        show_default=True,
+        callback=names,
+        help="Which routes to measure, separated by commas.",
+    )
 
 
 # The commands attach themselves to `bench`.

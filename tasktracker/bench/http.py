@@ -19,7 +19,7 @@ import click
 from flask import current_app
 from sqlalchemy import text
 
-from tasktracker.bench import bench, throwaway_account
+from tasktracker.bench import bench, routes_option, throwaway_account
 from tasktracker.bench.dataset import (
     BIG_ACCOUNTS,
     BIG_TASKS_PER_ACCOUNT,
@@ -38,15 +38,6 @@ from tasktracker.services.seed import seed_tasks
 
 PER_PAGE = 20
 DEEP_PAGE = 500
-
-
-def _route_names(ctx: click.Context, param: click.Parameter, value: str) -> list[str]:
-    """`--routes`: names separated by commas, each one of ROUTES; measured in ROUTES' order."""
-    names = [name.strip() for name in value.split(",") if name.strip()]
-    unknown = [name for name in names if name not in ROUTES]
-    if unknown or not names:
-        raise click.BadParameter(f"choose among {', '.join(ROUTES)}, separated by commas")
-    return [name for name in ROUTES if name in names]
 
 
 @bench.command("http")
@@ -83,13 +74,7 @@ def _route_names(ctx: click.Context, param: click.Parameter, value: str) -> list
     show_default=True,
     help="gunicorn workers, for the app and for the twin.",
 )
-@click.option(
-    "--routes",
-    default=",".join(ROUTES),
-    show_default=True,
-    callback=_route_names,
-    help="Which routes to measure, separated by commas.",
-)
+@routes_option(tuple(ROUTES))
 def bench_http(
     count: int,
     big: bool,

@@ -23,7 +23,7 @@ import click
 from flask import current_app
 from werkzeug.test import EnvironBuilder
 
-from tasktracker.bench import bench, throwaway_account
+from tasktracker.bench import bench, routes_option, throwaway_account
 from tasktracker.bench import twin as raw_twin
 from tasktracker.bench.runs import POST_BODY
 from tasktracker.database import on_postgresql
@@ -95,15 +95,14 @@ def _cpu_microseconds(app: WSGIApp, round_of: Callable[[], list[Request]], round
 
 
 @bench.command("wsgi")
-@click.option("--routes", default=",".join(ROUTES), show_default=True)
+@routes_option(ROUTES)
 @click.option("--requests", type=click.IntRange(1, 1_000_000), default=2000, show_default=True)
 @click.option("--rounds", type=click.IntRange(1, 100), default=3, show_default=True)
 @click.option("--tasks", type=click.IntRange(1, 1_000_000), default=1000, show_default=True)
 @click.option("--twin/--no-twin", default=True, help="Measure the twin too (PostgreSQL only).")
-def bench_wsgi(routes: str, requests: int, rounds: int, tasks: int, twin: bool) -> None:
+def bench_wsgi(routes: list[str], requests: int, rounds: int, tasks: int, twin: bool) -> None:
     """CPU microseconds per API request in process (the least of ROUNDS runs), beside the
     raw twin's on PostgreSQL. Uses a throwaway account, deleted after."""
-    names = [name for name in ROUTES if name in routes.split(",")]
     app: WSGIApp = current_app.wsgi_app  # what the server calls, middleware included
     with throwaway_account() as user, _as_served_by_bench_http():
         seed_tasks(user, tasks, seed=11)
@@ -117,7 +116,7 @@ def bench_wsgi(routes: str, requests: int, rounds: int, tasks: int, twin: bool) 
         }
         with_twin = twin and on_postgresql()
         click.echo(f"{requests} requests a round, the least of {rounds} rounds, one thread")
-        for name in names:
+        for name in routes:
             if name == "patch":
                 round_of = _patches(app, client, task, requests)
             else:

@@ -9,7 +9,7 @@ mapped `Task` (services/tasks.py), whose changes the unit of work tracks.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -77,10 +77,6 @@ def select_records(*where: ColumnElement[bool]) -> Select[Any]:
     """The task records matching `where` (give it Core columns of `tasks`: an ORM attribute
     would send the statement through the ORM's compilation on every execution)."""
     return select(*_COLUMNS, _TAG_NAMES.label("tag_names")).where(*where)
-
-
-def records(rows: Iterable[Any]) -> list[TaskRecord]:
-    return [record(row) for row in rows]
 
 
 def record(row: Any) -> TaskRecord:

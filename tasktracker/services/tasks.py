@@ -151,7 +151,7 @@ _COUNTERS = Prepared(
     select(_COUNTS.c.status, _COUNTS.c.in_trash, _COUNTS.c.tasks).where(
         _COUNTS.c.owner_id == bindparam("owner_id")
     ),
-    lambda status, in_trash, tasks: (status, in_trash, tasks),
+    lambda *counter: counter,
 )
 _IN_TRASH = {"exclude": (False,), "only": (True,), "include": (False, True)}
 
