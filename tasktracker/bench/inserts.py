@@ -20,12 +20,8 @@ from tasktracker.models import Task, TaskEvent, User, task_tags, utcnow
 from tasktracker.schemas import MAX_TASKS_PER_BULK
 from tasktracker.services import accounts
 from tasktracker.services.seed import BATCH_SIZE, batches, copy_rows, fake_task, next_ids
-from tasktracker.services.tasks import (
-    create_tasks,
-    created_event,
-    ensure_tags,
-    new_task_row,
-)
+from tasktracker.services.task_changes import ensure_tags, event_row
+from tasktracker.services.tasks import create_tasks, created_event, new_task_row
 
 MODES = {
     "orm": "Session.add_all of Task objects (with their events and tags), a commit per batch",
@@ -156,7 +152,8 @@ def _insert_orm(owner: User, batch: Sequence[Fields]) -> None:
         task = Task(**new_task_row(owner, fields, now))
         task.tags = [tags[name] for name in fields["tags"]]
         tasks.append(task)
-        tasks.append(TaskEvent(task=task, **created_event(fields, now)))
+        kind, message, data = created_event(fields)
+        tasks.append(TaskEvent(task=task, at=now, kind=kind, message=message, data=data))
     db.session.add_all(tasks)
     db.session.commit()
 
@@ -174,7 +171,7 @@ def _insert_copy(owner: User, batch: Sequence[Fields]) -> None:
     ids = next_ids(Task.__table__, len(batch))
     pairs = list(zip(ids, batch, strict=True))
     copy_rows(Task.__table__, [{"id": i, **new_task_row(owner, f, now)} for i, f in pairs])
-    copy_rows(TaskEvent.__table__, [{"task_id": i, **created_event(f, now)} for i, f in pairs])
+    copy_rows(TaskEvent.__table__, [event_row(i, created_event(f), now) for i, f in pairs])
     copy_rows(
         task_tags, [{"task_id": i, "tag_id": tag_ids[n]} for i, f in pairs for n in f["tags"]]
     )

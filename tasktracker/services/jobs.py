@@ -22,7 +22,7 @@ from typing import Any
 
 import redis
 from flask import current_app
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from werkzeug.utils import import_string
@@ -37,20 +37,20 @@ from tasktracker.models import (
     JobState,
     Owner,
     Task,
-    TaskEvent,
     TaskStatus,
     utcnow,
 )
 from tasktracker.pagination import Page, SortKey, count, paginate
 from tasktracker.processors import JobStopped, Processor
 from tasktracker.schemas import PaginationQuerySchema, TaskSchema, load_query
-from tasktracker.services.tasks import (
-    get_task,
-    lock_task,
-    record_event,
+from tasktracker.services.task_changes import (
+    STATUS_COLUMNS,
+    Event,
+    record_events,
     set_status,
-    status_message,
+    status_change,
 )
+from tasktracker.services.tasks import get_task, lock_task
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,6 @@ MAX_BACKOFF = timedelta(minutes=10)
 # the next write (at the latest, the attempt's end), so fast processors do not pay a
 # transaction per step, and slow ones show every step as it happens.
 PROGRESS_WRITE_SECONDS = 0.05
-Event = tuple[EventKind, str, dict[str, Any]]
 # What a processor is given (built once, not per job: building a schema costs more than
 # using it).
 _TASK_DATA = TaskSchema(exclude=("url",))
@@ -117,13 +116,9 @@ _SET_STATUS = (
     update(TASKS)
     .where(TASKS.c.id == bindparam("task_id"), TASKS.c.status == bindparam("previous"))
     .values(
-        status=bindparam("b_status"),
-        completed_at=bindparam("b_completed_at"),
-        updated_at=bindparam("now"),
-        version=TASKS.c.version + 1,
+        {name: bindparam(f"b_{name}") for name in STATUS_COLUMNS} | {"version": TASKS.c.version + 1}
     )
 )
-_INSERT_EVENTS = insert(TaskEvent.__table__)
 MAX_ERROR_LENGTH = 2000
 MAX_RESULT_LENGTH = 500
 
@@ -142,7 +137,8 @@ def request_processing(owner: Owner, task_id: int) -> Job:
         raise busy
     job = Job(id=uuid.uuid4(), task=task, max_attempts=current_app.config["JOB_MAX_ATTEMPTS"])
     db.session.add(job)
-    record_event(task, EventKind.JOB_QUEUED, "Queued for processing.", {"job_id": str(job.id)})
+    queued = (EventKind.JOB_QUEUED, "Queued for processing.", {"job_id": str(job.id)})
+    record_events([(task.id, queued)], utcnow())
     try:
         db.session.commit()
     except IntegrityError:  # another request queued one first (uq_jobs_task_id_active)
@@ -204,12 +200,12 @@ def _cancel(job: Job, task: Task, message: str) -> None:
     job.state = JobState.CANCELLED
     job.finished_at = utcnow()
     job.heartbeat_at = job.retry_at = None
-    record_event(
-        task,
+    cancelled = (
         EventKind.JOB_CANCELLED,
         message,
         {"job_id": str(job.id), "attempt": job.attempt, "was": was},
     )
+    record_events([(task.id, cancelled)], job.finished_at)
     if job.attempt > 0 and task.status == TaskStatus.IN_PROGRESS:
         set_status(task, TaskStatus.PENDING, EventKind.STATUS_CHANGED)
 
@@ -451,14 +447,14 @@ def _end_attempt(job_id: uuid.UUID, number: int, error: str) -> bool:
         job.queued_at = now
         job.retry_at = now + min(backoff, MAX_BACKOFF)
     task = db.session.get(Task, job.task_id, with_for_update=True, populate_existing=True)
-    record_event(
-        task,
+    failed = (
         EventKind.JOB_FAILED,
         f"Attempt {job.attempt} of {job.max_attempts} failed: {job.error}"
         + ("" if final else f" Retrying at {job.retry_at:%H:%M:%S} UTC."),
         {"job_id": str(job.id), "attempt": job.attempt, "error": job.error, "final": final,
          "retry_at": None if final else job.retry_at.isoformat()},
     )  # fmt: skip
+    record_events([(task.id, failed)], now)
     if final:
         set_status(task, TaskStatus.FAILED, EventKind.STATUS_CHANGED)
     db.session.commit()
@@ -470,26 +466,20 @@ def _end_attempt(job_id: uuid.UUID, number: int, error: str) -> bool:
 def _set_task_status(
     task_id: int, expected: str, status: TaskStatus, kind: EventKind, now: datetime
 ) -> list[Event]:
-    """The worker's status change, as one UPDATE (the same rule as services.tasks.set_status,
-    whose ORM flush the worker's path avoids); returns the event to log, if any. The UPDATE
-    is conditional on the status the worker expects (the one it read, or `in_progress` at
-    the end of a run), so the event's "from" is right; if someone changed the status
-    meanwhile, the status is read again, locked, and the change made from that."""
+    """The worker's status change, as one UPDATE (the rule of `status_change`, without the
+    ORM's flush); returns the event to log, if any. The UPDATE is conditional on the status
+    the worker expects (the one it read, or `in_progress` at the end of a run), so the
+    event's "from" is right; if someone changed the status meanwhile, the status is read
+    again, locked, and the change made from that."""
     previous: str | None = expected
     while previous is not None and previous != status:
+        values, event = status_change(previous, status, kind, now)
+        params = {f"b_{name}": value for name, value in values.items()}
         changed = db.session.execute(
-            _SET_STATUS,
-            {
-                "task_id": task_id,
-                "previous": previous,
-                "b_status": status,
-                "b_completed_at": now if status == TaskStatus.COMPLETED else None,
-                "now": now,
-            },
+            _SET_STATUS, {"task_id": task_id, "previous": previous, **params}
         )
         if changed.rowcount == 1:
-            message = status_message(kind, previous, status)
-            return [(kind, message, {"from": previous, "to": status})]
+            return [event]
         previous = db.session.scalar(
             select(TASKS.c.status).where(TASKS.c.id == task_id).with_for_update()
         )
@@ -497,12 +487,7 @@ def _set_task_status(
 
 
 def _insert_events(task_id: int, events: list[Event], now: datetime) -> None:
-    rows = [
-        {"task_id": task_id, "at": now, "kind": kind, "message": message, "data": data}
-        for kind, message, data in events
-    ]
-    # executemany of one cached statement (a multi-row VALUES would compile anew per count)
-    db.session.execute(_INSERT_EVENTS, rows)
+    record_events([(task_id, event) for event in events], now)
 
 
 def _enqueue(job_id: uuid.UUID, attempt: int, *, at: Any = None) -> None:

@@ -26,16 +26,13 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from tasktracker.database import Prepared, on_postgresql
+from tasktracker.database import Prepared
 from tasktracker.errors import BadRequest, Conflict, NotFound, PreconditionFailed, ValidationFailed
 from tasktracker.extensions import db
 from tasktracker.models import (
-    BigId,
     EventKind,
     IdempotencyKey,
     Owner,
@@ -58,6 +55,16 @@ from tasktracker.schemas import (
     load_body,
     load_query,
 )
+from tasktracker.services import task_changes
+from tasktracker.services.task_changes import (
+    EDITABLE_FIELDS,
+    Event,
+    attach_tags,
+    record_events,
+    save,
+    set_status,
+    status_change,
+)
 from tasktracker.services.task_records import (
     OWN_TASK,
     TaskRecord,
@@ -66,15 +73,12 @@ from tasktracker.services.task_records import (
     written_record,
 )
 
-EDITABLE_FIELDS = ("title", "description", "priority", "due_at")
 # A filtered list's total counts at most this many matches (docs/api.md, "Totals").
 COUNT_LIMIT = 1_000
 # A list asking nothing but these has its total in the owner's counters (TaskCount).
 _COUNTER_PARAMS = frozenset(
     {"status", "completed", "deleted", "sort", "page", "per_page", "offset", "cursor"}
 )
-# Two parameters a tag: within SQLite's limit of 32 766 a statement (since 3.32).
-SQLITE_TAGS_PER_STATEMENT = 16_000
 # What an Idempotency-Key may be (the OpenAPI document states this pattern).
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 # The tables under the mapped classes, for Core statements: a statement of ORM attributes
@@ -289,26 +293,18 @@ def insert_tasks(owner: Owner, items: Sequence[Mapping[str, Any]]) -> list[TaskR
     """Inserts tasks loaded by TaskWriteSchema, each with its `created` event and its tags,
     in the caller's transaction (no commit); returns them in order, built from what was
     written. A multi-row INSERT for the tasks (RETURNING their ids in the order sent), one
-    for the events, one statement for the tags (_attach_tags). SQLAlchemy's insertmanyvalues
+    for the events, one statement for the tags (attach_tags). SQLAlchemy's insertmanyvalues
     sends an INSERT's rows in pages of at most 1 000 rows and 32 700 bind parameters
     (PostgreSQL allows 65 535 a statement, SQLite 32 766), so up to 1 000 tasks take one
     statement each, and no number of them passes either limit."""
     now = utcnow()
     rows = [new_task_row(owner, fields, now) for fields in items]
-    if len(rows) == 1:  # the API's and the pages' create: statements prepared once
+    if len(rows) == 1:  # the API's and the pages' create: a statement prepared once
         ids = _INSERT_TASK.all(rows[0])
-        _INSERT_EVENT.all({"task_id": ids[0], **created_event(items[0], now)})
     else:
-        connection = db.session.connection()
-        ids = connection.execute(_INSERT_TASKS, rows).scalars().all()
-        connection.execute(
-            _INSERT_EVENTS,
-            [
-                {"task_id": task_id, **created_event(fields, now)}
-                for task_id, fields in zip(ids, items, strict=True)
-            ],
-        )
-    _attach_tags(
+        ids = db.session.connection().execute(_INSERT_TASKS, rows).scalars().all()
+    record_events(zip(ids, map(created_event, items), strict=True), now)
+    attach_tags(
         owner, [(task_id, fields["tags"]) for task_id, fields in zip(ids, items, strict=True)]
     )
     return [
@@ -318,19 +314,11 @@ def insert_tasks(owner: Owner, items: Sequence[Mapping[str, Any]]) -> list[TaskR
 
 
 _INSERT_TASKS = insert(_TASKS).returning(_TASKS.c.id, sort_by_parameter_order=True)
-_EVENTS = TaskEvent.__table__
-_INSERT_EVENTS = insert(_EVENTS)
-# One task and its event, each row's values bound by column name (new_task_row's).
+# One task, its values bound by column name (new_task_row's).
 _TASK_ROW = ("owner_id", *TaskRecord._fields[1:-1])
 _INSERT_TASK = Prepared(
     insert(_TASKS).values({name: bindparam(name) for name in _TASK_ROW}).returning(_TASKS.c.id),
     lambda task_id: task_id,
-)
-_INSERT_EVENT = Prepared(
-    insert(_EVENTS)
-    .values({name: bindparam(name) for name in ("task_id", "at", "kind", "message", "data")})
-    .returning(_EVENTS.c.id),
-    lambda event_id: event_id,
 )
 
 
@@ -352,18 +340,12 @@ def new_task_row(owner: Owner, fields: Mapping[str, Any], now: datetime) -> dict
     }
 
 
-def created_event(fields: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    """The `created` event (its columns but `task_id`) of a task created now from fields
-    loaded by TaskWriteSchema."""
-    return {
-        "at": now,
-        "kind": EventKind.CREATED.value,
-        "message": "Created.",
-        "data": {
-            name: _jsonable(fields[name])
-            for name in ("title", "priority", "status", "due_at", "tags")
-        },
+def created_event(fields: Mapping[str, Any]) -> Event:
+    """The `created` event of a task created from fields loaded by TaskWriteSchema."""
+    data = {
+        name: _jsonable(fields[name]) for name in ("title", "priority", "status", "due_at", "tags")
     }
+    return EventKind.CREATED, "Created.", data
 
 
 def update_task(
@@ -374,49 +356,59 @@ def update_task(
     partial: bool,
     if_match: Sequence[int] | None = None,
     schema: TaskWriteSchema | None = None,
-) -> Task:
+) -> TaskRecord:
     """PUT (every writable field) or PATCH (the fields sent). Commits; logs what changed.
     The body is validated before the task is even looked up (and locked)."""
     if schema is None:
         schema = _PATCH if partial else _WRITE
     fields = load_body(schema, data)
     task = _task_for_change(owner, task_id, if_match)
+    now = utcnow()
+    values: dict[str, Any] = {}
     changes: dict[str, list[Any]] = {}
     for name in EDITABLE_FIELDS:
         if name in fields and getattr(task, name) != fields[name]:
             changes[name] = [_jsonable(getattr(task, name)), _jsonable(fields[name])]
-            setattr(task, name, fields[name])
+            values[name] = fields[name]
+    tags = None
     if "tags" in fields and task.tag_names != fields["tags"]:
         changes["tags"] = [task.tag_names, fields["tags"]]
-        task.tags = ensure_tags(owner, fields["tags"])
+        tags = (owner, fields["tags"])
+    events: list[Event] = []
     if changes:
-        record_event(
-            task, EventKind.UPDATED, f"Changed {', '.join(changes)}.", {"changes": changes}
-        )
+        values["updated_at"] = now
+        events.append((EventKind.UPDATED, f"Changed {', '.join(changes)}.", {"changes": changes}))
     if "status" in fields and fields["status"] != task.status:
-        set_status(task, fields["status"], EventKind.STATUS_CHANGED)
-    if changes:
-        task.updated_at = utcnow()
+        status, event = status_change(task.status, fields["status"], EventKind.STATUS_CHANGED, now)
+        values |= status
+        events.append(event)
+    task = save(task, values, events, now, tags=tags)
     db.session.commit()
     return task
 
 
-def complete_task(owner: Owner, task_id: int) -> Task:
+def complete_task(owner: Owner, task_id: int) -> TaskRecord:
     """Idempotent: completing a completed task changes nothing. Commits."""
     task = _task_for_change(owner, task_id)
     if task.status != TaskStatus.COMPLETED:
-        set_status(task, TaskStatus.COMPLETED, EventKind.COMPLETED)
-        db.session.commit()
+        task = _set_status(task, TaskStatus.COMPLETED, EventKind.COMPLETED)
+    db.session.commit()
     return task
 
 
-def reopen_task(owner: Owner, task_id: int) -> Task:
+def reopen_task(owner: Owner, task_id: int) -> TaskRecord:
     """A completed or failed task goes back to pending; any other is left as it is. Commits."""
     task = _task_for_change(owner, task_id)
     if task.status in (TaskStatus.COMPLETED, TaskStatus.FAILED):
-        set_status(task, TaskStatus.PENDING, EventKind.REOPENED)
-        db.session.commit()
+        task = _set_status(task, TaskStatus.PENDING, EventKind.REOPENED)
+    db.session.commit()
     return task
+
+
+def _set_status(task: TaskRecord, status: TaskStatus, kind: EventKind) -> TaskRecord:
+    now = utcnow()
+    values, event = status_change(task.status, status, kind, now)
+    return save(task, values, [event], now)
 
 
 def complete_tasks(owner: Owner, task_ids: Sequence[int]) -> int:
@@ -460,23 +452,26 @@ def delete_task(owner: Owner, task_id: int) -> None:
 
 def _trash(tasks: Sequence[Task]) -> None:
     """A task in the trash is not processed: its queued or running job is cancelled."""
-    # Imported here: the job service builds on this one (get_task, record_event, ...).
+    # Imported here: the job service builds on this one (get_task, lock_task).
     from tasktracker.services.jobs import cancel_active_jobs
 
     cancel_active_jobs(tasks, "Processing cancelled: the task was moved to the trash.")
+    now = utcnow()
     for task in tasks:
-        task.deleted_at = task.updated_at = utcnow()
-        record_event(task, EventKind.DELETED, "Moved to the trash.")
+        task.deleted_at = task.updated_at = now
+    record_events(
+        [(task.id, (EventKind.DELETED, "Moved to the trash.", {})) for task in tasks], now
+    )
 
 
-def restore_task(owner: Owner, task_id: int) -> Task:
+def restore_task(owner: Owner, task_id: int) -> TaskRecord:
     """Takes the task out of the trash (idempotent). Commits."""
-    task = lock_task(owner, task_id)
+    task = _locked(owner, task_id)
     if task.deleted_at is not None:
-        task.deleted_at = None
-        task.updated_at = utcnow()
-        record_event(task, EventKind.RESTORED, "Restored from the trash.")
-        db.session.commit()
+        now = utcnow()
+        restored: Event = (EventKind.RESTORED, "Restored from the trash.", {})
+        task = save(task, {"deleted_at": None, "updated_at": now}, [restored], now)
+    db.session.commit()
     return task
 
 
@@ -493,9 +488,11 @@ def purge_idempotency_keys() -> int:
 # --- helpers -----------------------------------------------------------------------------
 
 
-def _task_for_change(owner: Owner, task_id: int, if_match: Sequence[int] | None = None) -> Task:
+def _task_for_change(
+    owner: Owner, task_id: int, if_match: Sequence[int] | None = None
+) -> TaskRecord:
     """The task locked for update; 412 if `if_match` names other versions, 409 if in the trash."""
-    task = lock_task(owner, task_id)
+    task = _locked(owner, task_id)
     if if_match is not None and task.version not in if_match:
         raise PreconditionFailed(
             f"The task is at version {task.version}; re-read it and retry.",
@@ -506,142 +503,11 @@ def _task_for_change(owner: Owner, task_id: int, if_match: Sequence[int] | None 
     return task
 
 
-def set_status(task: Task, status: str, kind: EventKind) -> None:
-    """Changes the status (and completed_at with it) and logs it as `kind`; no commit."""
-    previous = task.status
-    task.status = status
-    task.completed_at = utcnow() if status == TaskStatus.COMPLETED else None
-    task.updated_at = utcnow()
-    record_event(
-        task, kind, status_message(kind, previous, status), {"from": previous, "to": status}
-    )
-
-
-def status_message(kind: EventKind, previous: str, status: str) -> str:
-    """The log's sentence for a status change, in words ("in progress"); the event's data
-    keeps the values themselves."""
-    return {
-        EventKind.COMPLETED: "Marked completed.",
-        EventKind.REOPENED: "Reopened.",
-    }.get(kind, f"Status changed from {_words(previous)} to {_words(status)}.")
-
-
-def _words(status: str) -> str:
-    return status.replace("_", " ")
-
-
-def record_event(
-    task: Task, kind: EventKind, message: str, data: dict[str, Any] | None = None
-) -> None:
-    """Appends to the task's log, in the caller's transaction (at once: the log is not
-    read back, so it needs no mapped object waiting for the flush)."""
-    db.session.connection().execute(
-        _INSERT_EVENTS,
-        {"task_id": task.id, "at": utcnow(), "kind": kind, "message": message, "data": data or {}},
-    )
-
-
-def ensure_tags(owner: Owner, names: Sequence[str]) -> list[Tag]:
-    """The owner's tags of these names, by name, creating the missing ones: one statement
-    (on SQLite one per SQLITE_TAGS_PER_STATEMENT names), safe under concurrency (an existing
-    tag is returned, and locked until the commit)."""
-    if not names:
-        return []
-    step = len(names) if on_postgresql() else SQLITE_TAGS_PER_STATEMENT
-    chunks = [names[start : start + step] for start in range(0, len(names), step)]
-    tags = []
-    for chunk in chunks:
-        statement, params = _upsert_tags(owner, chunk)
-        returning = select(Tag).from_statement(statement.returning(*_TAGS.c))
-        tags.extend(db.session.scalars(returning, params))
-    return sorted(tags, key=_by_name)
-
-
-def _attach_tags(owner: Owner, tagged: Sequence[tuple[int, Sequence[str]]]) -> None:
-    """Links new tasks, given as (task id, tag names), to the owner's tags of these names,
-    creating the missing ones.
-
-    On PostgreSQL in one statement of four parameters, whatever the number of tasks and tags
-    (the upsert's RETURNING feeds the links' INSERT, the pairs go as two arrays); SQLite has
-    no INSERT inside WITH, so there the tags and the links take a statement each.
-    """
-    pairs = [(task_id, name) for task_id, names in tagged for name in names]
-    if not pairs:
-        return
-    names = sorted({name for _, name in pairs})  # one lock order for concurrent creates
-    if on_postgresql():
-        _LINK_TAGS.all(
-            {
-                "owner_id": owner.id,
-                "names": names,
-                "task_ids": [task_id for task_id, _ in pairs],
-                "pair_names": [name for _, name in pairs],
-            },
-        )
-        return
-    tag_ids = {tag.name: tag.id for tag in ensure_tags(owner, names)}
-    db.session.execute(
-        task_tags.insert(),
-        [{"task_id": task_id, "tag_id": tag_ids[name]} for task_id, name in pairs],
-    )
-
-
-def _upsert_tags(owner: Owner, names: Sequence[str]) -> tuple[Any, dict[str, Any]]:
-    """The statement (and its parameters) that INSERTs the tags, and on a name the owner
-    has already "updates" it to itself: unlike DO NOTHING, RETURNING then gives every tag,
-    even one committed concurrently. On PostgreSQL built once, the names one array."""
-    if on_postgresql():
-        return _UPSERT_TAGS, {"owner_id": owner.id, "names": list(names)}
-    statement = sqlite.insert(_TAGS).values(
-        [{"owner_id": owner.id, "name": name} for name in names]
-    )
-    return _on_tag_conflict(statement), {}
-
-
-def _on_tag_conflict(statement: Any) -> Any:
-    return statement.on_conflict_do_update(
-        index_elements=[_TAGS.c.owner_id, _TAGS.c.name], set_={"name": statement.excluded.name}
-    )
-
-
-# A Core statement (of the table, not the mapped class): the ORM would take its
-# parameters for rows of a bulk INSERT.
-_UPSERT_TAGS = _on_tag_conflict(
-    postgresql.insert(_TAGS).from_select(
-        ["owner_id", "name"],
-        select(
-            bindparam("owner_id", type_=BigId),
-            func.unnest(bindparam("names", type_=ARRAY(String()))),
-        ),
-    )
-)
-
-
-def _link_tags_statement() -> Any:
-    """_attach_tags' statement on PostgreSQL, built once: the tags upserted (`owner_id`,
-    `names`) in a CTE whose RETURNING feeds the links' INSERT of the pairs (`task_ids`,
-    `pair_names`, zipped by unnest)."""
-    tag = _UPSERT_TAGS.returning(_TAGS.c.id, _TAGS.c.name).cte("tag")
-    pair = (
-        func.unnest(
-            bindparam("task_ids", type_=ARRAY(BigInteger())),
-            bindparam("pair_names", type_=ARRAY(String())),
-        )
-        .table_valued("task_id", "name")
-        .render_derived(name="pair")
-    )
-    link = task_tags.insert().from_select(
-        ["task_id", "tag_id"],
-        select(pair.c.task_id, tag.c.id).join(tag, tag.c.name == pair.c.name),
-    )
-    return select(func.count()).select_from(tag).add_cte(link.cte("link")).add_cte(tag)
-
-
-_LINK_TAGS = Prepared(_link_tags_statement(), lambda links: links)
-
-
-def _by_name(tag: Tag) -> str:
-    return tag.name
+def _locked(owner: Owner, task_id: int) -> TaskRecord:
+    task = task_changes.lock(owner, task_id)
+    if task is None:
+        raise NotFound(_NO_SUCH_TASK, code="task_not_found")
+    return task
 
 
 def _replay(owner: Owner, key: str, request_hash: str) -> Created | None:
