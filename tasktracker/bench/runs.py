@@ -49,7 +49,7 @@ ROUTES = {
         Route("search", "read.lua", baseline="get"),
         Route("deep", "read.lua", baseline="list"),
         Route("post", "post.lua", twin=True),
-        Route("patch", "patch.lua"),
+        Route("patch", "patch.lua", baseline="get"),
     )
 }
 READ_PATHS = {
