@@ -10,8 +10,8 @@ from typing import Any
 import click
 from flask import Flask, current_app
 from flask.cli import ScriptInfo, with_appcontext
+from werkzeug.utils import import_string
 
-from tasktracker.bench import bench
 from tasktracker.errors import AppError
 from tasktracker.extensions import init_migrations
 from tasktracker.services import accounts
@@ -122,10 +122,18 @@ def worker(burst: bool, fork: bool, max_jobs: int | None, queues: tuple[str, ...
     run_worker(queues, burst=burst, fork=fork, max_jobs=max_jobs)
 
 
-class MigrationCommands(click.Group):
-    """`flask db ...`: Flask-Migrate's commands (upgrade, migrate, downgrade, ...), loaded
-    when `flask db` runs rather than with every app (tasktracker.extensions.init_migrations):
-    the group takes on Flask-Migrate's own options, callback and subcommands then."""
+class ImportedWhenUsed(click.Group):
+    """A command group imported when it runs or lists its commands, not with every app:
+    `flask db` brings Alembic (a tenth of a web worker's memory), `flask bench` the
+    benchmark programs; neither has any use in a web or job worker. The group takes on
+    the imported one's options, callback and subcommands then; `prepare` (given the app)
+    runs first."""
+
+    def __init__(
+        self, name: str, import_name: str, help: str, prepare: Any = None
+    ) -> None:  # fmt: skip
+        super().__init__(name, help=help)
+        self.import_name, self.prepare = import_name, prepare
 
     def make_context(
         self, info_name: str | None, args: list[str], parent: click.Context | None = None,
@@ -141,19 +149,30 @@ class MigrationCommands(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         return self._commands(ctx).get_command(ctx, name)
 
-    @staticmethod
-    def _commands(ctx: click.Context | None) -> click.Group:
-        if ctx is not None:
-            init_migrations(ctx.ensure_object(ScriptInfo).load_app())
-        from flask_migrate.cli import db as flask_migrate_commands
-
-        return flask_migrate_commands
+    def _commands(self, ctx: click.Context | None) -> click.Group:
+        if ctx is not None and self.prepare is not None:
+            self.prepare(ctx.ensure_object(ScriptInfo).load_app())
+        commands: click.Group = import_string(self.import_name)
+        return commands
 
 
 def register_commands(app: Flask) -> None:
-    app.cli.add_command(MigrationCommands("db", help="Database migrations (Flask-Migrate)."))
+    app.cli.add_command(
+        ImportedWhenUsed(
+            "db",
+            "flask_migrate.cli:db",
+            help="Database migrations (Flask-Migrate).",
+            prepare=init_migrations,
+        )
+    )
     app.cli.add_command(create_user)
     app.cli.add_command(reset_password)
     app.cli.add_command(seed)
-    app.cli.add_command(bench)
+    app.cli.add_command(
+        ImportedWhenUsed(
+            "bench",
+            "tasktracker.bench:bench",
+            help="Benchmarks: they print figures, and ratios to a baseline.",
+        )
+    )
     app.cli.add_command(worker)
