@@ -198,3 +198,59 @@ def test_a_search_reads_only_the_owners_tasks(
         for scan in scans:
             assert "owner_id" in scan["Index Cond"], json.dumps(plan, indent=1)
         assert all(n["Node Type"] != "Seq Scan" for n in nodes(plan)), json.dumps(plan, indent=1)
+
+
+@pytest.fixture(scope="module")
+def rare_tag(app: Flask, big_owner: str) -> str:
+    """A tag on five of the owner's tasks (the seed's tags are each on about one in ten)."""
+    with app.app_context():
+        owner_id = accounts.user_by_email(big_owner).id
+        db.session.execute(
+            text("INSERT INTO tags (owner_id, name) VALUES (:owner, 'rare')"), {"owner": owner_id}
+        )
+        db.session.execute(
+            text(
+                "INSERT INTO task_tags (task_id, tag_id) SELECT t.id, (SELECT id FROM tags "
+                "WHERE owner_id = :owner AND name = 'rare') FROM tasks t "
+                "WHERE t.owner_id = :owner ORDER BY t.id LIMIT 5"
+            ),
+            {"owner": owner_id},
+        )
+        db.session.execute(text("ANALYZE task_tags"))
+        db.session.commit()
+    return "rare"
+
+
+@pytest.mark.parametrize("sort", ["-created_at", "-priority"])
+def test_a_tag_page_walks_the_list_index_or_reads_the_tags_links(
+    app: Flask, big_owner: str, rare_tag: str, sort: str
+) -> None:
+    """A common tag (one task in ten): the page walks the list's index newest first and
+    stops once a page has matched, each task's link looked up by primary key. A rare tag:
+    its links from the tag's index, their tasks by primary key, a sort of that handful.
+    The tag's id is looked up first, so that the planner knows which tag it is; either way
+    nothing reads the owner's tasks beyond a few hundred, and the count (up to 1 000)
+    reads indexes only."""
+    index = {"-created_at": "ix_tasks_live_created", "-priority": "ix_tasks_live_priority"}
+    statements, page = sent(app, big_owner, {"tag": "work", "sort": sort, "per_page": PER_PAGE})
+    assert len(page.items) == PER_PAGE
+    page_plan, count_plan = (explain(app, statement) for statement in statements)
+    walked = [n for n in nodes(page_plan) if n.get("Relation Name") == "tasks"]
+    assert [n["Index Name"] for n in walked] == [index[sort]], json.dumps(page_plan, indent=1)
+    assert walked[0]["Actual Rows"] <= 50 * PER_PAGE, json.dumps(page_plan, indent=1)
+
+    statements, page = sent(app, big_owner, {"tag": rare_tag, "sort": sort})
+    assert len(page.items) == 5
+    page_plan, count_plan_rare = (explain(app, statement) for statement in statements)
+    scans = {n.get("Index Name") for n in nodes(page_plan) if "Index Name" in n}
+    assert {"ix_task_tags_tag_id_task_id", "pk_tasks"} <= scans, json.dumps(page_plan, indent=1)
+    for node in nodes(page_plan):
+        assert node["Actual Rows"] <= PER_PAGE, json.dumps(page_plan, indent=1)
+    for plan in (page_plan, count_plan, count_plan_rare):
+        assert all(n["Node Type"] != "Seq Scan" for n in nodes(plan)), json.dumps(plan, indent=1)
+
+
+def test_a_tag_the_owner_does_not_have_reads_no_tasks(app: Flask, big_owner: str) -> None:
+    statements, page = sent(app, big_owner, {"tag": "no-such-tag"})
+    assert statements == []
+    assert (list(page.items), page.total) == ([], 0)

@@ -107,7 +107,14 @@ def _cases(c: Counted) -> Iterator[tuple[str, int, int, Callable[[], TestRespons
         "GET /api/tasks filtered",
         200,
         3,
-        lambda: c.call("GET", "/api/tasks?status=pending&tag=home&sort=-priority&q=task"),
+        lambda: c.call("GET", "/api/tasks?status=pending&sort=-priority&q=task"),
+    )
+    # The tags' ids first, then the page and its count by them.
+    yield (
+        "GET /api/tasks filtered by tags",
+        200,
+        4,
+        lambda: c.call("GET", "/api/tasks?status=pending&tag=home&tag=work&sort=-priority&q=task"),
     )
     yield "POST /api/tasks", 201, 5, lambda: c.call("POST", "/api/tasks", json={"title": "T"})
     yield (

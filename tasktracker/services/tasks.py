@@ -145,6 +145,13 @@ def list_tasks(owner: Owner, args: Mapping[str, Any]) -> Page[TaskRecord]:
     keys = _sort_keys(order)
     where = window(keys, params)
     values = filters.values(owner, params)
+    if filters.tags:
+        # The tags' ids first, so that the planner sees them: a tag on many of the owner's
+        # tasks is found by walking the list's index, a rare one by its task links.
+        tag_ids = _tag_ids_statement(filters.tags).all(values)
+        if len(tag_ids) < filters.tags:  # a tag the owner does not have: nothing matches
+            return page_of([], keys, where, Total(0))
+        values |= {f"tag_id_{index}": tag_id for index, tag_id in enumerate(tag_ids)}
     items = _page_statement(filters, order, where.by_cursor).all(values | where.values())
     return page_of(items, keys, where, _total(owner, params, filters, values))
 
@@ -560,13 +567,13 @@ class _Filters:
             deleted=params["deleted"],
             bound=_BOUND_FILTERS.intersection(params),
             statuses=len(params["status"]) if "status" in params else None,
-            tags=len(params.get("tag", ())),
+            tags=len(set(params.get("tag", ()))),
             overdue=params.get("overdue"),
             completed=params.get("completed"),
         )
 
     def clauses(self) -> list[ColumnElement[bool]]:
-        tasks, tags = _TASKS.c, _TAGS.c
+        tasks = _TASKS.c
         # A BIGINT, not an INTEGER, parameter: the owner's trigram indexes can use only that.
         owner_id = cast(bindparam("owner_id"), BigInteger)
         where: list[ColumnElement[bool]] = [tasks.owner_id == owner_id]
@@ -593,9 +600,10 @@ class _Filters:
             where.append(tasks.priority <= bindparam("priority_max"))
         for index in range(self.tags):
             where.append(
-                exists()
-                .where(task_tags.c.task_id == tasks.id, task_tags.c.tag_id == tags.id)
-                .where(tags.owner_id == owner_id, tags.name == bindparam(f"tag_{index}"))
+                exists().where(
+                    task_tags.c.task_id == tasks.id,
+                    task_tags.c.tag_id == bindparam(f"tag_id_{index}"),
+                )
             )
         if "due_after" in self.bound:
             where.append(tasks.due_at >= bindparam("due_after"))
@@ -615,8 +623,10 @@ class _Filters:
         values = {"owner_id": owner.id} | {name: params[name] for name in self.bound}
         if "q" in self.bound:
             values["q"] = "%" + re.sub(r"([\\%_])", r"\\\1", params["q"]) + "%"
-        for name, listed in (("status_in", "status"), ("tag", "tag")):
-            values.update((f"{name}_{i}", value) for i, value in enumerate(params.get(listed, ())))
+        values.update((f"status_in_{i}", value) for i, value in enumerate(params.get("status", ())))
+        values.update(
+            (f"tag_{i}", name) for i, name in enumerate(sorted(set(params.get("tag", ()))))
+        )
         if self.overdue is not None:
             values["now"] = utcnow()
         return values
@@ -629,6 +639,15 @@ def _page_statement(
     """A page of the lists of this kind, in this order, by offset or by cursor."""
     page = ordered(select_records(*filters.clauses()), _sort_keys(order), by_cursor=by_cursor)
     return Prepared(page, lambda *row: record(row))
+
+
+@functools.lru_cache(maxsize=64)
+def _tag_ids_statement(count: int) -> Prepared[int]:
+    """The ids of the owner's tags named `tag_0` ... (as many as `count`)."""
+    names = [bindparam(f"tag_{index}") for index in range(count)]
+    owner_id = bindparam("owner_id")
+    tags = select(_TAGS.c.id).where(_TAGS.c.owner_id == owner_id, _TAGS.c.name.in_(names))
+    return Prepared(tags, lambda tag_id: tag_id)
 
 
 @functools.lru_cache(maxsize=1024)
