@@ -3,8 +3,9 @@
 Every read of tasks (GET one task, a page of the list, for the API and the pages) is one
 statement of the task's columns and, in the same row, its tag names aggregated by a
 correlated subquery. No ORM identity map, no joined-eager-load subquery, no `unique()`:
-loading ORM objects cost more than running the statements themselves. Writes keep the
-mapped `Task` (services/tasks.py), whose changes the unit of work tracks.
+loading ORM objects cost more than running the statements themselves. A change to one
+task reads and writes records too (services/task_changes.py); moving many tasks at once
+(to the trash, completed) and the job service's cancels change mapped `Task`s.
 """
 
 from __future__ import annotations
