@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from tasktracker.extensions import db
 from tasktracker.models import Tag, User
+from tasktracker.schemas import MAX_TAGS_PER_TASK
 from tasktracker.services import accounts, tasks
 from tasktracker.services.seed import seed_tasks
 
@@ -104,6 +105,8 @@ def assert_index_page(plan: dict[str, Any], index: str) -> None:
     assert task_scans[0]["Actual Rows"] <= PER_PAGE + 1
     tag_scans = {n["Index Name"] for n in scans} - {index}
     assert tag_scans <= {"pk_task_tags", "pk_tags"}, json.dumps(plan, indent=1)
+    for scan in scans:  # a task's links, and a tag by its id: never a run of other tags
+        assert scan["Index Name"] == index or scan["Actual Rows"] <= MAX_TAGS_PER_TASK
     for node in nodes(plan):
         assert (
             node["Node Type"] not in ("Sort", "Incremental Sort") or node["Actual Rows"] <= PER_PAGE
