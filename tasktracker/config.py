@@ -7,6 +7,10 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 ENVIRONMENTS = ("development", "production", "testing")
 
@@ -21,6 +25,27 @@ def normalise_database_url(url: str) -> str:
 
 
 def _str(value: str, name: str) -> str:
+    return value
+
+
+def _database_url(value: str, name: str) -> str:
+    """A URL SQLAlchemy can open, of PostgreSQL or SQLite; the error does not repeat the
+    value, which may hold a password."""
+    try:
+        url = make_url(normalise_database_url(value))
+    except ArgumentError:
+        raise ConfigError(
+            f"{name} is not a database URL: write postgresql://user:password@host:5432/name "
+            "or sqlite:///path/to/file.sqlite3"
+        ) from None
+    if url.get_backend_name() not in ("postgresql", "sqlite"):
+        raise ConfigError(f"{name} must be a postgresql:// or sqlite:// URL, not {url.drivername}")
+    return value
+
+
+def _redis_url(value: str, name: str) -> str:
+    if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(f"{name} must be a redis://, rediss:// or unix:// URL")
     return value
 
 
@@ -54,8 +79,8 @@ def _int(value: str, name: str) -> int:
 # name -> (parser, default). Every variable the application reads is listed here
 # and documented in README.md and .env.example.
 VARIABLES: dict[str, tuple[Any, Any]] = {
-    "DATABASE_URL": (_str, None),
-    "REDIS_URL": (_str, None),
+    "DATABASE_URL": (_database_url, None),
+    "REDIS_URL": (_redis_url, None),
     "SECRET_KEY": (_str, None),
     "REGISTRATION_OPEN": (_bool, True),
     "MAX_CONTENT_LENGTH": (_int, 1024 * 1024),

@@ -94,14 +94,22 @@ def test_production_turns_on_secure_cookies_and_hsts(monkeypatch: Any, redis_url
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("TASKTRACKER_ENV", "staging"), ("REGISTRATION_OPEN", "maybe"), ("PROXY_FIX_HOPS", "x")],
+    [
+        ("TASKTRACKER_ENV", "staging"),
+        ("REGISTRATION_OPEN", "maybe"),
+        ("PROXY_FIX_HOPS", "x"),
+        ("DATABASE_URL", "localhost:5432/tasks"),
+        ("DATABASE_URL", "mysql://u:secret@db/tasks"),
+        ("REDIS_URL", "localhost:6379"),
+    ],
 )
 def test_bad_environment_values_fail_fast_naming_the_variable(
     monkeypatch: Any, name: str, value: str
 ) -> None:
     monkeypatch.setenv(name, value)
-    with pytest.raises(ConfigError, match=name):
+    with pytest.raises(ConfigError, match=name) as raised:
         load_config("/tmp")
+    assert "secret" not in str(raised.value)
 
 
 @pytest.mark.parametrize(
