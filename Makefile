@@ -6,9 +6,20 @@ BIN := $(VENV)/bin
 
 .PHONY: run test lint format screenshots clean
 
+# A busy port is said before anything else happens (the migration among it).
 run: $(VENV)/.runtime
+	@$(BIN)/python -c "$$PORT_FREE"
 	$(BIN)/flask --app wsgi db upgrade
 	$(BIN)/flask --app wsgi run
+
+define PORT_FREE
+import os, socket, sys
+port = int(os.environ.get("FLASK_RUN_PORT") or 5000)
+with socket.socket() as probe:
+    if probe.connect_ex(("127.0.0.1", port)) == 0:
+        sys.exit(f"make run: port {port} is in use; choose another: FLASK_RUN_PORT=8000 make run")
+endef
+export PORT_FREE
 
 test: $(VENV)/.dev
 	tests/run.sh
