@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -130,8 +131,12 @@ class ImportedWhenUsed(click.Group):
     runs first."""
 
     def __init__(
-        self, name: str, import_name: str, help: str, prepare: Any = None
-    ) -> None:  # fmt: skip
+        self,
+        name: str,
+        import_name: str,
+        help: str,
+        prepare: Callable[[Flask], None] | None = None,
+    ) -> None:
         super().__init__(name, help=help)
         self.import_name, self.prepare = import_name, prepare
 

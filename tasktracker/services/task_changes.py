@@ -41,9 +41,8 @@ from tasktracker.services.task_records import TaskRecord, record, select_records
 Event = tuple[EventKind, str, dict[str, Any]]
 
 _TASKS, _EVENTS, _TAGS = Task.__table__, TaskEvent.__table__, Tag.__table__
-# The columns a change may set. A parameter named like a column the statement sets is
-# reserved to SQLAlchemy: hence the `b_` names.
-# The fields an edit sets, and what a change of status sets (status_change).
+# The fields an edit sets, what a change of status sets (status_change), and all the
+# columns a change may set.
 EDITABLE_FIELDS = ("title", "description", "priority", "due_at")
 STATUS_COLUMNS = ("status", "completed_at", "updated_at")
 CHANGEABLE = (*EDITABLE_FIELDS, *STATUS_COLUMNS, "deleted_at")
@@ -53,6 +52,8 @@ _LOCK = Prepared(
     ).with_for_update(of=_TASKS),
     lambda *row: record(row),
 )
+# A parameter named like a column the statement sets is reserved to SQLAlchemy: hence the
+# `b_` names.
 _UPDATE = Prepared(
     update(_TASKS)
     .where(_TASKS.c.id == bindparam("task_id"))
@@ -94,6 +95,13 @@ def status_message(kind: EventKind, previous: str, status: str) -> str:
         EventKind.COMPLETED: "Marked completed.",
         EventKind.REOPENED: "Reopened.",
     }.get(kind, f"Status changed from {_words(previous)} to {_words(status)}.")
+
+
+def save_status(task: TaskRecord, status: str, kind: EventKind) -> TaskRecord:
+    """`status_change` on a task read by `lock`, saved and logged; no commit."""
+    now = utcnow()
+    values, event = status_change(task.status, status, kind, now)
+    return save(task, values, [event], now)
 
 
 def set_status(task: Task, status: str, kind: EventKind) -> None:

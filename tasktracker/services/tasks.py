@@ -62,6 +62,7 @@ from tasktracker.services.task_changes import (
     attach_tags,
     record_events,
     save,
+    save_status,
     set_status,
     status_change,
 )
@@ -398,7 +399,7 @@ def complete_task(owner: Owner, task_id: int) -> TaskRecord:
     """Idempotent: completing a completed task changes nothing. Commits."""
     task = _task_for_change(owner, task_id)
     if task.status != TaskStatus.COMPLETED:
-        task = _set_status(task, TaskStatus.COMPLETED, EventKind.COMPLETED)
+        task = save_status(task, TaskStatus.COMPLETED, EventKind.COMPLETED)
     db.session.commit()
     return task
 
@@ -407,15 +408,9 @@ def reopen_task(owner: Owner, task_id: int) -> TaskRecord:
     """A completed or failed task goes back to pending; any other is left as it is. Commits."""
     task = _task_for_change(owner, task_id)
     if task.status in (TaskStatus.COMPLETED, TaskStatus.FAILED):
-        task = _set_status(task, TaskStatus.PENDING, EventKind.REOPENED)
+        task = save_status(task, TaskStatus.PENDING, EventKind.REOPENED)
     db.session.commit()
     return task
-
-
-def _set_status(task: TaskRecord, status: TaskStatus, kind: EventKind) -> TaskRecord:
-    now = utcnow()
-    values, event = status_change(task.status, status, kind, now)
-    return save(task, values, [event], now)
 
 
 def complete_tasks(owner: Owner, task_ids: Sequence[int]) -> int:
