@@ -1,4 +1,10 @@
-"""Task Tracker: a Flask application factory."""
+"""Task Tracker: the application factories.
+
+`create_app` builds the web application, which every `flask` command but the worker's
+uses; `create_worker_app` builds what `flask worker` needs (the configuration, the
+database, Redis and the worker command) without the HTTP side, whose modules and libraries
+a worker process then never imports (tests/test_layout.py checks it).
+"""
 
 from __future__ import annotations
 
@@ -7,30 +13,32 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
 
-from tasktracker import database, metrics, ops, web, worker
-from tasktracker.api import blp as api_blueprint
-from tasktracker.api import docs as api_docs
-from tasktracker.api import rest_api
-from tasktracker.cli import register_commands
+from tasktracker import database
+from tasktracker.cli import register_commands, worker
 from tasktracker.config import load_config
-from tasktracker.errors import register_error_handlers, wants_json
-from tasktracker.extensions import (
-    CookieSessions,
-    IdConverter,
-    csrf,
-    db,
-    limiter,
-    login_manager,
-    redis_client,
-)
-from tasktracker.headers import register_security_headers
-from tasktracker.observability import configure_logging, register_request_logging
+from tasktracker.extensions import db, redis_client
+from tasktracker.observability import configure_logging
+from tasktracker.processing import workers
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the application; `config` overrides what the environment says."""
+    """The web application; `config` overrides what the environment says."""
+    app = _create(config)
+    register_http(app)
+    workers.init_app(app)
+    register_commands(app)
+    return app
+
+
+def create_worker_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """The worker's application (`flask --app tasktracker:create_worker_app worker`)."""
+    app = _create(config)
+    app.cli.add_command(worker)
+    return app
+
+
+def _create(config: Mapping[str, Any] | None) -> Flask:
     app = Flask(
         __name__,
         instance_relative_config=True,
@@ -39,34 +47,40 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.config.from_mapping(load_config(app.instance_path, config))
     os.makedirs(app.instance_path, exist_ok=True)
-
     configure_logging(app)
-    # after_request hooks run last-registered first: these two see the final response.
-    register_request_logging(app)
-    register_security_headers(app)
-    register_extensions(app)
-    register_blueprints(app)
-    register_error_handlers(app)
-    register_commands(app)
-    if app.config["PROXY_FIX_HOPS"]:
-        hops = app.config["PROXY_FIX_HOPS"]
-        # Not X-Forwarded-Prefix: the app is served at the root, and a prefix trusted from
-        # a client would put its host of choice into the links the app builds.
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
-        )
+    db.init_app(app)
+    database.init_app(app)
+    redis_client.init_app(app)
     return app
 
 
-def register_extensions(app: Flask) -> None:
+def register_http(app: Flask) -> None:
+    """What serving HTTP adds: request logging and security headers, sessions, CSRF,
+    sign-in, rate limits, the API and its documentation, the pages, the health checks,
+    the metrics and the error pages. Imported here, not with the package, so that the
+    worker's application does not import them."""
+    from tasktracker import metrics, ops, web
+    from tasktracker.api import blp as api_blueprint
+    from tasktracker.api import docs as api_docs
+    from tasktracker.api import rest_api
+    from tasktracker.errors import register_error_handlers, wants_json
+    from tasktracker.headers import register_security_headers
+    from tasktracker.http_extensions import (
+        CookieSessions,
+        IdConverter,
+        csrf,
+        limiter,
+        login_manager,
+    )
+    from tasktracker.observability import register_request_logging
+
+    # after_request hooks run last-registered first: these two see the final response.
+    register_request_logging(app)
+    register_security_headers(app)
     app.session_interface = CookieSessions(sessionless=wants_json)
-    db.init_app(app)
-    database.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
     limiter.init_app(app)
-    redis_client.init_app(app)
-    worker.init_app(app)
     app.url_map.converters["id"] = IdConverter
     rest_api.init_app(
         app,
@@ -81,12 +95,19 @@ def register_extensions(app: Flask) -> None:
     )
     rest_api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     rest_api.spec.components.security_scheme("basicAuth", {"type": "http", "scheme": "basic"})
-
-
-def register_blueprints(app: Flask) -> None:
     rest_api.register_blueprint(api_blueprint)
     csrf.exempt(api_blueprint)  # bearer tokens only: no cookie, so nothing to forge
     app.register_blueprint(api_docs.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(web.bp)
     metrics.init_app(app)
+    register_error_handlers(app)
+    if app.config["PROXY_FIX_HOPS"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["PROXY_FIX_HOPS"]
+        # Not X-Forwarded-Prefix: the app is served at the root, and a prefix trusted from
+        # a client would put its host of choice into the links the app builds.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
+        )

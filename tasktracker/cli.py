@@ -15,9 +15,9 @@ from werkzeug.utils import import_string
 
 from tasktracker.errors import AppError
 from tasktracker.extensions import init_migrations
+from tasktracker.processing.workers import run_worker
 from tasktracker.services import accounts
 from tasktracker.services.seed import seed_tasks
-from tasktracker.worker import run_worker
 
 DEMO_EMAIL = "demo@example.com"
 

@@ -94,7 +94,7 @@ VARIABLES: dict[str, tuple[Any, Any]] = {
     "IDEMPOTENCY_TTL_HOURS": (_int, 24),
     # Background processing (README.md, "Background processing").
     "JOB_QUEUE": (_str, "tasktracker"),
-    "TASK_PROCESSOR": (_str, "tasktracker.processors.process_in_steps"),
+    "TASK_PROCESSOR": (_str, "tasktracker.processing.processors.process_in_steps"),
     "PROCESS_STEPS": (_int, 5),
     "PROCESS_STEP_SECONDS": (_float, 1.0),
     "JOB_MAX_ATTEMPTS": (_int, 3),

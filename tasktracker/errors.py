@@ -11,7 +11,6 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, current_app, g, jsonify, render_template, request
-from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, SecurityError
 
@@ -156,7 +155,7 @@ def handle_app_error(error: AppError) -> Response:
     return error_response(error.status, error.code, error.message, error.details, error.headers)
 
 
-def handle_csrf_error(error: CSRFError) -> Response:
+def handle_csrf_error(error: HTTPException) -> Response:
     return error_response(
         400,
         "csrf_failed",
@@ -244,6 +243,10 @@ _LAST_RESORT_PAGE = (
 
 
 def register_error_handlers(app: Flask) -> None:
+    """The HTTP side's handlers (create_app; Flask-WTF is imported with them, not with the
+    domain errors above, which the worker uses too)."""
+    from flask_wtf.csrf import CSRFError
+
     app.register_error_handler(AppError, handle_app_error)
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_exception)

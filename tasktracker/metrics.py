@@ -22,7 +22,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from tasktracker import queue
+from tasktracker.processing import queue
 from tasktracker.services import jobs
 
 bp = Blueprint("metrics", __name__)

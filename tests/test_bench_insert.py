@@ -12,7 +12,8 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from tasktracker.bench import inserts
-from tasktracker.extensions import db, limiter
+from tasktracker.extensions import db
+from tasktracker.http_extensions import limiter
 from tasktracker.models import Task, User
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Response
 
-from tasktracker.api import (
+from tasktracker.api.blueprint import (
     basic_auth_user,
     blp,
     body,
@@ -15,7 +15,7 @@ from tasktracker.api import (
     json_body,
     security,
 )
-from tasktracker.extensions import auth_rate_limit
+from tasktracker.http_extensions import auth_rate_limit
 from tasktracker.schemas import (
     NewTokenSchema,
     RegistrationSchema,

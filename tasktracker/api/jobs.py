@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import request, url_for
 
-from tasktracker.api import blp, current_user, errors, paged, query
+from tasktracker.api.blueprint import blp, current_user, errors, paged, query
 from tasktracker.api.tasks import TASK_PATH
 from tasktracker.schemas import JobPageSchema, JobSchema, PaginationQuerySchema
 from tasktracker.services import jobs as service

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
-from tasktracker.api import (
+from tasktracker.api.blueprint import (
     blp,
     body,
     current_user,

@@ -19,7 +19,6 @@ import click
 from flask import current_app
 from sqlalchemy import text
 
-from tasktracker.bench import bench, routes_option, throwaway_account
 from tasktracker.bench.dataset import (
     BIG_ACCOUNTS,
     BIG_TASKS_PER_ACCOUNT,
@@ -28,6 +27,7 @@ from tasktracker.bench.dataset import (
     write_patch_lists,
     write_task_ids,
 )
+from tasktracker.bench.group import bench, routes_option, throwaway_account
 from tasktracker.bench.identity import check_twin, fetch
 from tasktracker.bench.runs import POST_BODY, READ_PATHS, ROUTES, SCRIPTS, report, run_line, run_wrk
 from tasktracker.bench.servers import serving

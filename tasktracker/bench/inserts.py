@@ -13,14 +13,16 @@ import click
 from flask import current_app
 from sqlalchemy import func, select
 
-from tasktracker.bench import bench, throwaway_account
+from tasktracker.bench.group import bench, throwaway_account
 from tasktracker.database import on_postgresql
-from tasktracker.extensions import db, limiter
+from tasktracker.extensions import db
+from tasktracker.http_extensions import limiter
 from tasktracker.models import Task, TaskEvent, User, task_tags, utcnow
 from tasktracker.schemas import MAX_TASKS_PER_BULK
 from tasktracker.services import accounts
 from tasktracker.services.seed import BATCH_SIZE, batches, copy_rows, fake_task, next_ids
-from tasktracker.services.task_changes import ensure_tags, event_row
+from tasktracker.services.task_changes import event_row
+from tasktracker.services.task_tags import ensure_tags
 from tasktracker.services.tasks import create_tasks, created_event, new_task_row
 
 MODES = {

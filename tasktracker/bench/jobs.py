@@ -1,4 +1,5 @@
-"""`flask --app wsgi bench jobs`: processing rate through real workers, against RQ alone."""
+"""`flask --app wsgi bench jobs`: processing rate through real workers, against RQ alone, and
+the workers' memory."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ import click
 from flask import current_app
 from sqlalchemy import func, select
 
-from tasktracker.bench import bench, throwaway_account
+from tasktracker.bench.group import bench, throwaway_account
 from tasktracker.extensions import db
 from tasktracker.models import Job, JobState, Task
-from tasktracker.queue import get_queue
+from tasktracker.processing.queue import get_queue
 from tasktracker.services import jobs as job_service
 from tasktracker.services.seed import seed_tasks
+
+WORKER_APP = "tasktracker:create_worker_app"
 
 
 @bench.command("jobs")
@@ -32,7 +35,13 @@ from tasktracker.services.seed import seed_tasks
 @click.option(
     "--fork/--no-fork", default=False, show_default=True, help="Run the workers with --fork."
 )
-def bench_jobs(count: int, workers: int, fork: bool) -> None:
+@click.option(
+    "--app",
+    default=WORKER_APP,
+    show_default=True,
+    help="The application the workers load (`wsgi` for the web one, to compare memory).",
+)
+def bench_jobs(count: int, workers: int, fork: bool, app: str) -> None:
     """Enqueue rate, then end-to-end processing rate per worker: `flask worker --burst`
     processes, PROCESS_STEP_SECONDS=0 (each job still claims, reports every step and
     finishes in the database). Needs REDIS_URL, as workers do."""
@@ -53,7 +62,7 @@ def bench_jobs(count: int, workers: int, fork: bool) -> None:
             f"({len(task_ids) / enqueued:,.0f} jobs/s, each a commit then an enqueue)"
         )
         started = time.perf_counter()
-        _run_workers(workers, fork)
+        peaks = _run_workers(workers, fork, app)
         wall = time.perf_counter() - started
         first, last, done = db.session.execute(
             select(func.min(Job.started_at), func.max(Job.finished_at), func.count())
@@ -70,6 +79,10 @@ def bench_jobs(count: int, workers: int, fork: bool) -> None:
             f"to the last finish ({wall:.2f} s with the workers' start-up)"
         )
         click.echo(f"  {rate:,.0f} tasks/s in all, {rate / workers:,.0f} tasks/s per worker")
+        click.echo(
+            f"  peak RSS of each worker process ({app}): "
+            + ", ".join(f"{peak:.1f} MB" for peak in peaks)
+        )
     if not done:
         raise click.ClickException("no job succeeded: see the workers' log above")
     baseline = _rq_baseline(len(task_ids), workers, fork)
@@ -90,14 +103,32 @@ def do_nothing() -> None:
     """The baseline's job: what RQ costs per job when the job itself costs nothing."""
 
 
-def _run_workers(workers: int, fork: bool) -> None:
-    """`flask worker --burst` processes, started together and waited for."""
+def _run_workers(workers: int, fork: bool, app: str = WORKER_APP) -> list[float]:
+    """`flask worker --burst` processes, started together and waited for; returns the peak
+    RSS of each, in MB (its own: not its scheduler's, nor with --fork its work horses'), as
+    its VmHWM last read before it ended."""
     env = {**os.environ, "PROCESS_STEP_SECONDS": "0", "LOG_LEVEL": "WARNING"}
-    command = [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst"]
+    command = [sys.executable, "-m", "flask", "--app", app, "worker", "--burst"]
     command += ["--fork" if fork else "--no-fork"]
     processes = [subprocess.Popen(command, env=env) for _ in range(workers)]
-    for process in processes:
-        process.wait()
+    peaks = [0.0] * workers
+    while any(process.poll() is None for process in processes):
+        for index, process in enumerate(processes):
+            peaks[index] = max(peaks[index], _peak_rss(process.pid))
+        time.sleep(0.05)
+    return peaks
+
+
+def _peak_rss(pid: int) -> float:
+    """A live process's peak RSS in MB (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def _rq_baseline(count: int, workers: int, fork: bool) -> float:

@@ -11,8 +11,8 @@ from typing import Any
 import click
 from flask import current_app
 
-from tasktracker.bench import bench, throwaway_account
-from tasktracker.extensions import limiter
+from tasktracker.bench.group import bench, throwaway_account
+from tasktracker.http_extensions import limiter
 from tasktracker.services import accounts
 from tasktracker.services.seed import seed_tasks
 

@@ -23,11 +23,11 @@ import click
 from flask import current_app
 from werkzeug.test import EnvironBuilder
 
-from tasktracker.bench import bench, routes_option, throwaway_account
 from tasktracker.bench import twin as raw_twin
+from tasktracker.bench.group import bench, routes_option, throwaway_account
 from tasktracker.bench.runs import POST_BODY
 from tasktracker.database import on_postgresql
-from tasktracker.extensions import limiter
+from tasktracker.http_extensions import limiter
 from tasktracker.services import accounts
 from tasktracker.services.seed import seed_tasks
 

@@ -22,7 +22,7 @@ from sqlalchemy import Table, func, insert, select
 from tasktracker.database import on_postgresql, vacuum_analyze
 from tasktracker.extensions import db
 from tasktracker.models import EventKind, Task, TaskEvent, TaskStatus, User, task_tags, utcnow
-from tasktracker.services.task_changes import ensure_tags
+from tasktracker.services.task_tags import ensure_tags
 
 BATCH_SIZE = 10_000
 

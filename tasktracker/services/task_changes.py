@@ -10,7 +10,10 @@ from the other's rules:
 - `lock` and `save`: a change to one task as Core statements built once: the task read and
   locked as a TaskRecord, then one UPDATE of the values that change, RETURNING the new
   version (every change adds one: the task's ETag), its events and, if they change, its
-  tag links. The response is built from what was written, not read back.
+  tag links. The response is built from what was written, not read back;
+- `lock_live` and `save_many`: the same change to several tasks, in one UPDATE;
+- `change_status`: a status change by the task's id, conditional on the status it is
+  expected to have (the job path, which holds no lock on the task).
 """
 
 from __future__ import annotations
@@ -19,28 +22,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, String, bindparam, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import bindparam, delete, insert, select, update
 
-from tasktracker.database import Prepared, on_postgresql
+from tasktracker.database import Prepared
+from tasktracker.errors import NotFound
 from tasktracker.extensions import db
-from tasktracker.models import (
-    BigId,
-    EventKind,
-    Owner,
-    Tag,
-    Task,
-    TaskEvent,
-    TaskStatus,
-    task_tags,
-    utcnow,
-)
-from tasktracker.services.task_records import TaskRecord, record, select_records
+from tasktracker.models import EventKind, Owner, Task, TaskEvent, TaskStatus, task_tags, utcnow
+from tasktracker.services.task_records import NO_SUCH_TASK, TaskRecord, record, select_records
+from tasktracker.services.task_tags import attach_tags
 
 Event = tuple[EventKind, str, dict[str, Any]]
 
-_TASKS, _EVENTS, _TAGS = Task.__table__, TaskEvent.__table__, Tag.__table__
+_TASKS, _EVENTS = Task.__table__, TaskEvent.__table__
 # The fields an edit sets, what a change of status sets (status_change), and all the
 # columns a change may set.
 EDITABLE_FIELDS = ("title", "description", "priority", "due_at")
@@ -62,6 +55,14 @@ _UPDATE = Prepared(
     )
     .returning(_TASKS.c.version),
     lambda version: version,
+)
+_SET_STATUS = (
+    update(_TASKS)
+    .where(_TASKS.c.id == bindparam("task_id"), _TASKS.c.status == bindparam("previous"))
+    .values(
+        {name: bindparam(f"b_{name}") for name in STATUS_COLUMNS}
+        | {"version": _TASKS.c.version + 1}
+    )
 )
 _INSERT_EVENTS = insert(_EVENTS)
 _INSERT_EVENT = Prepared(
@@ -104,14 +105,32 @@ def save_status(task: TaskRecord, status: str, kind: EventKind) -> TaskRecord:
     return save(task, values, [event], now)
 
 
-def set_status(task: Task, status: str, kind: EventKind) -> None:
-    """`status_change` on a mapped Task (the unit of work writes it at the flush), logged
-    at once; no commit."""
-    now = utcnow()
-    values, event = status_change(task.status, status, kind, now)
-    for name, value in values.items():
-        setattr(task, name, value)
-    record_events([(task.id, event)], now)
+def change_status(
+    task_id: int,
+    expected: str,
+    status: str,
+    now: datetime,
+    *,
+    kind: EventKind = EventKind.STATUS_CHANGED,
+) -> list[Event]:
+    """`status_change` by the task's id, in one UPDATE conditional on the status the caller
+    expects (the one it read, or `in_progress` while a job runs), so the event's "from" is
+    right; if someone changed the status meanwhile, it is read again, locked, and the change
+    made from that. Returns the event to log (none if the status is `status` already); no
+    commit."""
+    previous: str | None = expected
+    while previous is not None and previous != status:
+        values, event = status_change(previous, status, kind, now)
+        params = {f"b_{name}": value for name, value in values.items()}
+        changed = db.session.execute(
+            _SET_STATUS, {"task_id": task_id, "previous": previous, **params}
+        )
+        if changed.rowcount == 1:
+            return [event]
+        previous = db.session.scalar(
+            select(_TASKS.c.status).where(_TASKS.c.id == task_id).with_for_update()
+        )
+    return []
 
 
 def _words(status: str) -> str:
@@ -135,10 +154,28 @@ def event_row(task_id: int, event: Event, now: datetime) -> dict[str, Any]:
     return {"task_id": task_id, "at": now, "kind": kind, "message": message, "data": data}
 
 
-def lock(owner: Owner, task_id: int) -> TaskRecord | None:
-    """The owner's task as it is now, its row locked until the commit; None if there is no
-    such task of theirs."""
-    return _LOCK.one_or_none({"task_id": task_id, "owner_id": owner.id})
+def lock(owner: Owner, task_id: int) -> TaskRecord:
+    """The owner's task as it is now, its row locked until the commit; 404 for anyone
+    else's, as for a missing one."""
+    task = _LOCK.one_or_none({"task_id": task_id, "owner_id": owner.id})
+    if task is None:
+        raise NotFound(NO_SUCH_TASK, code="task_not_found")
+    return task
+
+
+def lock_live(owner: Owner, task_ids: Sequence[int]) -> list[TaskRecord]:
+    """Those of these ids that are the owner's tasks out of the trash, locked until the
+    commit (in the order of their ids, as every change of several tasks locks them)."""
+    statement = (
+        select_records(
+            _TASKS.c.owner_id == owner.id,
+            _TASKS.c.id.in_(task_ids),
+            _TASKS.c.deleted_at.is_(None),
+        )
+        .order_by(_TASKS.c.id)
+        .with_for_update(of=_TASKS)
+    )
+    return [record(row) for row in db.session.execute(statement)]
 
 
 def save(
@@ -169,110 +206,18 @@ def save(
     return changed._replace(version=version)
 
 
-# --- tags ---------------------------------------------------------------------------------
-
-# Two parameters a tag: within SQLite's limit of 32 766 a statement (since 3.32).
-SQLITE_TAGS_PER_STATEMENT = 16_000
-
-
-def ensure_tags(owner: Owner, names: Sequence[str]) -> list[Tag]:
-    """The owner's tags of these names, by name, creating the missing ones: one statement
-    (on SQLite one per SQLITE_TAGS_PER_STATEMENT names), safe under concurrency (an existing
-    tag is returned, and locked until the commit)."""
-    if not names:
-        return []
-    step = len(names) if on_postgresql() else SQLITE_TAGS_PER_STATEMENT
-    chunks = [names[start : start + step] for start in range(0, len(names), step)]
-    tags = []
-    for chunk in chunks:
-        statement, params = _upsert_tags(owner, chunk)
-        returning = select(Tag).from_statement(statement.returning(*_TAGS.c))
-        tags.extend(db.session.scalars(returning, params))
-    return sorted(tags, key=_by_name)
-
-
-def attach_tags(owner: Owner, tagged: Sequence[tuple[int, Sequence[str]]]) -> None:
-    """Links tasks without tag links, given as (task id, tag names), to the owner's tags of
-    these names, creating the missing ones.
-
-    On PostgreSQL in one statement of four parameters, whatever the number of tasks and tags
-    (the upsert's RETURNING feeds the links' INSERT, the pairs go as two arrays); SQLite has
-    no INSERT inside WITH, so there the tags and the links take a statement each.
-    """
-    pairs = [(task_id, name) for task_id, names in tagged for name in names]
-    if not pairs:
-        return
-    names = sorted({name for _, name in pairs})  # one lock order for concurrent creates
-    if on_postgresql():
-        _LINK_TAGS.all(
-            {
-                "owner_id": owner.id,
-                "names": names,
-                "task_ids": [task_id for task_id, _ in pairs],
-                "pair_names": [name for _, name in pairs],
-            },
+def save_many(
+    tasks: Sequence[TaskRecord],
+    values: Mapping[str, Any],
+    logged: Sequence[tuple[int, Event]],
+    now: datetime,
+) -> None:
+    """Writes the same `values` (of CHANGEABLE) to several tasks read by `lock_live`, in one
+    UPDATE (each gains a version), and the events `logged` as (task id, event); no commit."""
+    if tasks:
+        db.session.execute(
+            update(_TASKS)
+            .where(_TASKS.c.id.in_([task.id for task in tasks]))
+            .values({**values, "version": _TASKS.c.version + 1})
         )
-        return
-    tag_ids = {tag.name: tag.id for tag in ensure_tags(owner, names)}
-    db.session.execute(
-        task_tags.insert(),
-        [{"task_id": task_id, "tag_id": tag_ids[name]} for task_id, name in pairs],
-    )
-
-
-def _upsert_tags(owner: Owner, names: Sequence[str]) -> tuple[Any, dict[str, Any]]:
-    """The statement (and its parameters) that INSERTs the tags, and on a name the owner
-    has already "updates" it to itself: unlike DO NOTHING, RETURNING then gives every tag,
-    even one committed concurrently. On PostgreSQL built once, the names one array."""
-    if on_postgresql():
-        return _UPSERT_TAGS, {"owner_id": owner.id, "names": list(names)}
-    statement = sqlite.insert(_TAGS).values(
-        [{"owner_id": owner.id, "name": name} for name in names]
-    )
-    return _on_tag_conflict(statement), {}
-
-
-def _on_tag_conflict(statement: Any) -> Any:
-    return statement.on_conflict_do_update(
-        index_elements=[_TAGS.c.owner_id, _TAGS.c.name], set_={"name": statement.excluded.name}
-    )
-
-
-# A Core statement (of the table, not the mapped class): the ORM would take its
-# parameters for rows of a bulk INSERT.
-_UPSERT_TAGS = _on_tag_conflict(
-    postgresql.insert(_TAGS).from_select(
-        ["owner_id", "name"],
-        select(
-            bindparam("owner_id", type_=BigId),
-            func.unnest(bindparam("names", type_=ARRAY(String()))),
-        ),
-    )
-)
-
-
-def _link_tags_statement() -> Any:
-    """attach_tags' statement on PostgreSQL, built once: the tags upserted (`owner_id`,
-    `names`) in a CTE whose RETURNING feeds the links' INSERT of the pairs (`task_ids`,
-    `pair_names`, zipped by unnest)."""
-    tag = _UPSERT_TAGS.returning(_TAGS.c.id, _TAGS.c.name).cte("tag")
-    pair = (
-        func.unnest(
-            bindparam("task_ids", type_=ARRAY(BigInteger())),
-            bindparam("pair_names", type_=ARRAY(String())),
-        )
-        .table_valued("task_id", "name")
-        .render_derived(name="pair")
-    )
-    link = task_tags.insert().from_select(
-        ["task_id", "tag_id"],
-        select(pair.c.task_id, tag.c.id).join(tag, tag.c.name == pair.c.name),
-    )
-    return select(func.count()).select_from(tag).add_cte(link.cte("link")).add_cte(tag)
-
-
-_LINK_TAGS = Prepared(_link_tags_statement(), lambda links: links)
-
-
-def _by_name(tag: Tag) -> str:
-    return tag.name
+    record_events(logged, now)

@@ -3,9 +3,8 @@
 Every read of tasks (GET one task, a page of the list, for the API and the pages) is one
 statement of the task's columns and, in the same row, its tag names aggregated by a
 correlated subquery. No ORM identity map, no joined-eager-load subquery, no `unique()`:
-loading ORM objects cost more than running the statements themselves. A change to one
-task reads and writes records too (services/task_changes.py); moving many tasks at once
-(to the trash, completed) and the job service's cancels change mapped `Task`s.
+loading ORM objects cost more than running the statements themselves. Changes read and
+write records too (services/task_changes.py).
 """
 
 from __future__ import annotations
@@ -20,7 +19,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import GenericFunction
 
 from tasktracker.database import Prepared
-from tasktracker.models import Tag, Task, TaskStatus, task_tags
+from tasktracker.errors import NotFound
+from tasktracker.models import Owner, Tag, Task, TaskStatus, task_tags
 
 _TASKS, _TAGS = Task.__table__, Tag.__table__
 
@@ -99,3 +99,12 @@ OWN_TASK = Prepared(
     select_records(_TASKS.c.id == bindparam("task_id"), _TASKS.c.owner_id == bindparam("owner_id")),
     lambda *row: record(row),
 )
+NO_SUCH_TASK = "No such task."
+
+
+def get_task(owner: Owner, task_id: int) -> TaskRecord:
+    """The owner's task, in the trash or not; 404 for anyone else's, as for a missing one."""
+    task = OWN_TASK.one_or_none({"task_id": task_id, "owner_id": owner.id})
+    if task is None:
+        raise NotFound(NO_SUCH_TASK, code="task_not_found")
+    return task

@@ -27,10 +27,9 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
 
 from tasktracker.database import Prepared
-from tasktracker.errors import BadRequest, Conflict, NotFound, PreconditionFailed, ValidationFailed
+from tasktracker.errors import BadRequest, Conflict, PreconditionFailed, ValidationFailed
 from tasktracker.extensions import db
 from tasktracker.models import (
     EventKind,
@@ -55,24 +54,26 @@ from tasktracker.schemas import (
     load_body,
     load_query,
 )
-from tasktracker.services import task_changes
+from tasktracker.services.jobs import cancel_active_jobs
 from tasktracker.services.task_changes import (
     EDITABLE_FIELDS,
     Event,
-    attach_tags,
+    lock,
+    lock_live,
     record_events,
     save,
+    save_many,
     save_status,
-    set_status,
     status_change,
 )
 from tasktracker.services.task_records import (
-    OWN_TASK,
     TaskRecord,
+    get_task,
     record,
     select_records,
     written_record,
 )
+from tasktracker.services.task_tags import attach_tags
 
 # A filtered list's total counts at most this many matches (docs/api.md, "Totals").
 COUNT_LIMIT = 1_000
@@ -110,33 +111,6 @@ _TASK = TaskSchema()
 _PATCH = TaskPatchSchema(partial=True)
 
 # --- reading -----------------------------------------------------------------------------
-
-# The owner's task with its tags, to change it: locked, in one query built once.
-_OWN_TASK_FOR_UPDATE = (
-    select(Task)
-    .options(joinedload(Task.tags))
-    .where(Task.id == bindparam("task_id"), Task.owner_id == bindparam("owner_id"))
-    .with_for_update(of=Task)
-    .execution_options(populate_existing=True)
-)
-_NO_SUCH_TASK = "No such task."
-
-
-def get_task(owner: Owner, task_id: int) -> TaskRecord:
-    """The owner's task, in the trash or not; 404 for anyone else's, as for a missing one."""
-    task = OWN_TASK.one_or_none({"task_id": task_id, "owner_id": owner.id})
-    if task is None:
-        raise NotFound(_NO_SUCH_TASK, code="task_not_found")
-    return task
-
-
-def lock_task(owner: Owner, task_id: int) -> Task:
-    """The owner's task to change, its row locked until the commit; 404 as get_task."""
-    ids = {"task_id": task_id, "owner_id": owner.id}
-    task = db.session.scalars(_OWN_TASK_FOR_UPDATE, ids).unique().one_or_none()
-    if task is None:
-        raise NotFound(_NO_SUCH_TASK, code="task_not_found")
-    return task
 
 
 def list_tasks(owner: Owner, args: Mapping[str, Any]) -> Page[TaskRecord]:
@@ -416,59 +390,48 @@ def reopen_task(owner: Owner, task_id: int) -> TaskRecord:
 def complete_tasks(owner: Owner, task_ids: Sequence[int]) -> int:
     """Completes each of these tasks that is live and not completed yet, in one commit;
     returns how many changed. Ids that are not the owner's live tasks are skipped."""
-    changed = 0
-    for task in _live_tasks(owner, task_ids):
-        if task.status != TaskStatus.COMPLETED:
-            set_status(task, TaskStatus.COMPLETED, EventKind.COMPLETED)
-            changed += 1
+    tasks = [task for task in lock_live(owner, task_ids) if task.status != TaskStatus.COMPLETED]
+    now = utcnow()
+    changes = [
+        (task, status_change(task.status, TaskStatus.COMPLETED, EventKind.COMPLETED, now))
+        for task in tasks
+    ]
+    if changes:
+        values = changes[0][1][0]  # the same for every task: only the events' "from" differ
+        save_many(tasks, values, [(task.id, event) for task, (_, event) in changes], now)
     db.session.commit()
-    return changed
+    return len(tasks)
 
 
 def delete_tasks(owner: Owner, task_ids: Sequence[int]) -> int:
     """Moves each of these live tasks to the trash, in one commit; returns how many."""
-    tasks = _live_tasks(owner, task_ids)
+    tasks = lock_live(owner, task_ids)
     _trash(tasks)
     db.session.commit()
     return len(tasks)
 
 
-def _live_tasks(owner: Owner, task_ids: Sequence[int]) -> list[Task]:
-    return list(
-        db.session.scalars(
-            select(Task)
-            .where(Task.owner_id == owner.id, Task.id.in_(task_ids), Task.deleted_at.is_(None))
-            .order_by(Task.id)
-            .with_for_update()
-        )
-    )
-
-
 def delete_task(owner: Owner, task_id: int) -> None:
     """Moves the task to the trash (idempotent). Commits."""
-    task = lock_task(owner, task_id)
+    task = lock(owner, task_id)
     if task.deleted_at is None:
         _trash([task])
         db.session.commit()
 
 
-def _trash(tasks: Sequence[Task]) -> None:
+def _trash(tasks: Sequence[TaskRecord]) -> None:
     """A task in the trash is not processed: its queued or running job is cancelled."""
-    # Imported here: the job service builds on this one (get_task, lock_task).
-    from tasktracker.services.jobs import cancel_active_jobs
-
     cancel_active_jobs(tasks, "Processing cancelled: the task was moved to the trash.")
     now = utcnow()
-    for task in tasks:
-        task.deleted_at = task.updated_at = now
-    record_events(
-        [(task.id, (EventKind.DELETED, "Moved to the trash.", {})) for task in tasks], now
+    deleted: Event = (EventKind.DELETED, "Moved to the trash.", {})
+    save_many(
+        tasks, {"deleted_at": now, "updated_at": now}, [(task.id, deleted) for task in tasks], now
     )
 
 
 def restore_task(owner: Owner, task_id: int) -> TaskRecord:
     """Takes the task out of the trash (idempotent). Commits."""
-    task = _locked(owner, task_id)
+    task = lock(owner, task_id)
     if task.deleted_at is not None:
         now = utcnow()
         restored: Event = (EventKind.RESTORED, "Restored from the trash.", {})
@@ -494,7 +457,7 @@ def _task_for_change(
     owner: Owner, task_id: int, if_match: Sequence[int] | None = None
 ) -> TaskRecord:
     """The task locked for update; 412 if `if_match` names other versions, 409 if in the trash."""
-    task = _locked(owner, task_id)
+    task = lock(owner, task_id)
     if if_match is not None and task.version not in if_match:
         raise PreconditionFailed(
             f"The task is at version {task.version}; re-read it and retry.",
@@ -502,13 +465,6 @@ def _task_for_change(
         )
     if task.deleted_at is not None:
         raise Conflict("The task is in the trash; restore it first.", code="task_deleted")
-    return task
-
-
-def _locked(owner: Owner, task_id: int) -> TaskRecord:
-    task = task_changes.lock(owner, task_id)
-    if task is None:
-        raise NotFound(_NO_SUCH_TASK, code="task_not_found")
     return task
 
 

@@ -8,9 +8,9 @@ from flask import flash, render_template
 from flask_login import current_user, login_required, login_user
 
 from tasktracker.errors import ValidationFailed
-from tasktracker.extensions import auth_rate_limit
+from tasktracker.http_extensions import auth_rate_limit
 from tasktracker.services import accounts
-from tasktracker.web import bp, field_errors, form_data, see_other
+from tasktracker.web.blueprint import bp, field_errors, form_data, see_other
 
 
 @bp.get("/account")

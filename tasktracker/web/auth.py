@@ -8,9 +8,9 @@ from flask import flash, render_template, request
 from flask_login import current_user, login_required, login_user, logout_user
 
 from tasktracker.errors import AppError
-from tasktracker.extensions import auth_rate_limit
+from tasktracker.http_extensions import auth_rate_limit
 from tasktracker.services import accounts
-from tasktracker.web import back_to, bp, field_errors, form_data, see_other
+from tasktracker.web.blueprint import back_to, bp, field_errors, form_data, see_other
 
 
 @bp.get("/")

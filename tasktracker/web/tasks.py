@@ -14,7 +14,7 @@ from tasktracker.errors import AppError, InvalidQuery, PreconditionFailed, Valid
 from tasktracker.pagination import page_links
 from tasktracker.schemas import TaskFormSchema
 from tasktracker.services import jobs, tasks
-from tasktracker.web import back_to, bp, field_errors, form_data, see_other
+from tasktracker.web.blueprint import back_to, bp, field_errors, form_data, see_other
 
 PER_PAGE_CHOICES = (10, 20, 50, 100)
 SORTS = {

@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from tasktracker.errors import ValidationFailed
 from tasktracker.schemas import TokenFormSchema
 from tasktracker.services import accounts
-from tasktracker.web import bp, field_errors, form_data, see_other
+from tasktracker.web.blueprint import bp, field_errors, form_data, see_other
 
 
 @bp.route("/tokens", methods=["GET", "POST"])

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tasktracker.extensions import limiter
+from tasktracker.http_extensions import limiter
 from tests.conftest import ApiClient, make_app
 
 ERROR_KEYS = {"error", "code", "status", "request_id"}

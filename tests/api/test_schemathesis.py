@@ -18,7 +18,7 @@ from flask import Flask
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from tasktracker.extensions import IdConverter
+from tasktracker.http_extensions import IdConverter
 from tests.conftest import PASSWORD, ApiClient, basic_auth
 
 MAX_EXAMPLES = 40

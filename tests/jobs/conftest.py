@@ -95,7 +95,7 @@ class WorkerProcess:
         self.log = log
         with log.open("wb") as out:
             self.process = subprocess.Popen(
-                [str(FLASK), "--app", "wsgi", "worker", *options],
+                [str(FLASK), "--app", "tasktracker:create_worker_app", "worker", *options],
                 cwd=ROOT,
                 env=env,
                 stdout=out,

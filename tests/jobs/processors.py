@@ -12,7 +12,7 @@ from typing import Any
 from flask import current_app
 
 from tasktracker.extensions import redis_client
-from tasktracker.processors import Report
+from tasktracker.processing.processors import Report
 
 
 def _steps(task: dict[str, Any], report: Report) -> None:

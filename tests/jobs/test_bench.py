@@ -37,6 +37,11 @@ def test_bench_jobs_prints_the_rates_and_the_rq_baseline(
     assert 0 < count <= 20
     assert f"processed {count} of {count} jobs with 1 --no-fork worker(s)" in out
     assert re.search(r"[\d,]+ tasks/s in all, [\d,]+ tasks/s per worker", out), out
+    peak = re.search(
+        r"peak RSS of each worker process \(tasktracker:create_worker_app\): ([\d.]+) MB", out
+    )
+    assert peak, out
+    assert 20 < float(peak.group(1)) < 500  # a real process's, read while it ran
     assert re.search(rf"baseline, RQ alone: {count} jobs that do nothing", out), out
     ratio = re.search(r"runs at x([\d.]+) of RQ's own rate", out)
     assert ratio, out

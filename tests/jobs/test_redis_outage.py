@@ -15,7 +15,8 @@ import pytest
 from flask import Flask, Response
 from sqlalchemy import select
 
-from tasktracker.extensions import db, limiter
+from tasktracker.extensions import db
+from tasktracker.http_extensions import limiter
 from tasktracker.models import Job, Task, TaskEvent
 from tasktracker.services import accounts
 from tests.conftest import ApiClient, make_app

@@ -1,14 +1,17 @@
 """The RQ queue: Redis carries job ids (JSON, never pickle); the jobs table is the truth.
 
 With REDIS_URL unset the queue lives in an in-process Redis (fakeredis) and a worker thread
-of this process works it (tasktracker.worker), so the zero-config app processes tasks too.
+of this process works it (processing.workers), so the zero-config app processes tasks too.
 """
 
 from __future__ import annotations
 
+import logging
+import uuid
 from datetime import datetime
 from typing import Any
 
+import redis
 from flask import current_app
 from rq import Queue
 from rq.exceptions import NoSuchJobError
@@ -18,7 +21,10 @@ from rq.serializers import JSONSerializer
 
 from tasktracker.extensions import redis_client
 
-PROCESS_TASK = "tasktracker.jobs.process_task"
+log = logging.getLogger(__name__)
+
+# The RQ entry point every attempt runs, by dotted name: the web side never imports it.
+RUN_ATTEMPT = "tasktracker.processing.attempts.run_attempt"
 # What Redis holds that will run without help: waiting in a queue or being worked. (A
 # delayed job that is overdue waits for a scheduler that is not doing its work.)
 _PENDING = {JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.STARTED}
@@ -49,9 +55,18 @@ def rq_job_id(job_id: str, attempt: int) -> str:
     return f"{job_id}_{attempt}"
 
 
-def enqueue_processing(job_id: str, attempt: int, *, at: datetime | None = None) -> None:
-    """Put the job's id on the queue for this attempt (at `at`, for a retry's backoff). The
-    same attempt may be enqueued twice: only one claim of it can win."""
+def enqueue_attempt(job_id: uuid.UUID, attempt: int, *, at: datetime | None = None) -> None:
+    """Puts the job's id on the queue for this attempt (at `at`, for a retry's backoff),
+    after the commit that made the attempt due. The same attempt may be enqueued twice: only
+    one claim of it can win. If Redis is unreachable the job stays queued in the database,
+    and the reaper (processing.recovery) enqueues it once Redis is back."""
+    try:
+        _enqueue(str(job_id), attempt, at)
+    except (redis.RedisError, OSError) as error:
+        log.warning("job %s: could not enqueue (%r); the reaper will retry", job_id, error)
+
+
+def _enqueue(job_id: str, attempt: int, at: datetime | None) -> None:
     queue = get_queue()
     rq_id = rq_job_id(job_id, attempt)
     options: dict[str, Any] = {
@@ -63,19 +78,21 @@ def enqueue_processing(job_id: str, attempt: int, *, at: datetime | None = None)
     }
     if at is None:
         queue.scheduled_job_registry.remove(rq_id)  # no copy left to run a second time
-        queue.enqueue(PROCESS_TASK, job_id, **options)
+        queue.enqueue(RUN_ATTEMPT, job_id, **options)
     else:
-        queue.enqueue_at(at, PROCESS_TASK, job_id, **options)
+        queue.enqueue_at(at, RUN_ATTEMPT, job_id, **options)
     starter = current_app.extensions.get("tasktracker.in_process_worker")
     if starter is not None:
         starter()
 
 
-def held(job_id: str, attempt: int) -> bool:
+def held(job_id: uuid.UUID, attempt: int) -> bool:
     """Whether Redis holds this attempt of the job, due now, in a state that will run it."""
     try:
         job = AppJob.fetch(
-            rq_job_id(job_id, attempt), connection=redis_client.client, serializer=JSONSerializer
+            rq_job_id(str(job_id), attempt),
+            connection=redis_client.client,
+            serializer=JSONSerializer,
         )
     except NoSuchJobError:
         return False

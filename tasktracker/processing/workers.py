@@ -2,8 +2,8 @@
 `--fork` each in a work horse forked for it, RQ's own model) and,
 with REDIS_URL unset, a worker thread inside the web process on an in-process Redis.
 
-Both run the reaper (tasktracker.services.jobs.reap, and the purge of expired
-Idempotency-Keys and ended sessions) at start and then on a timer thread of their own, not
+Both run the reaper (processing.recovery, and the purge of expired Idempotency-Keys and
+ended sessions) at start and then on a timer thread of their own, not
 as an RQ scheduled job: RQ's schedule lives in Redis, and the reaper must still run after
 Redis lost everything, and while every worker is busy.
 """
@@ -26,8 +26,10 @@ from rq.serializers import JSONSerializer
 from rq.timeouts import TimerDeathPenalty
 
 from tasktracker.extensions import db, redis_client
-from tasktracker.queue import AppJob, get_queue
-from tasktracker.services import accounts, jobs, tasks
+from tasktracker.processing import recovery
+from tasktracker.processing.processors import load_processor
+from tasktracker.processing.queue import AppJob, get_queue
+from tasktracker.services import accounts, tasks
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +73,7 @@ class NoForkWorker(_Stoppable, SimpleWorker):
     """`flask worker`: jobs run in the worker process itself, on its pooled connections
     (several times the throughput of --fork for short jobs). A crash is the worker's own:
     its supervisor restarts it and the reaper recovers its job; `--max-jobs` bounds a leak;
-    an attempt stuck past its timeout loses its lease (services.jobs._heartbeat)."""
+    an attempt stuck past its timeout loses its lease (processing.heartbeat)."""
 
 
 def horse_killed(job: RQJob, pid: int, status: int, rusage: Any) -> None:
@@ -79,7 +81,7 @@ def horse_killed(job: RQJob, pid: int, status: int, rusage: Any) -> None:
     waiting for its lease to run out."""
     reason = f"Its worker process died (wait status {status})."
     with current_app.app_context():
-        jobs.abandon_running(uuid.UUID(job.args[0]), reason)
+        recovery.abandon_running(uuid.UUID(job.args[0]), reason)
 
 
 def run_worker(
@@ -91,7 +93,7 @@ def run_worker(
 ) -> None:
     """The `flask worker` loop: reap once, keep reaping on a timer, work the queues."""
     app = current_app._get_current_object()
-    jobs.load_processor()  # a bad TASK_PROCESSOR fails here, not at the first job
+    load_processor()  # a bad TASK_PROCESSOR fails here, not at the first job
     _reap(app)
     stop = threading.Event()
     reaper = _start_timer(app, stop, app.config["REAPER_INTERVAL_SECONDS"], _reap)
@@ -215,7 +217,7 @@ def _reap(app: Flask) -> None:
     global _purged_at
     try:
         with app.app_context():
-            jobs.reap()
+            recovery.reap()
             if _purged_at is None or time.monotonic() - _purged_at >= PURGE_SECONDS:
                 tasks.purge_idempotency_keys()
                 accounts.purge_sessions()

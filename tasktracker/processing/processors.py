@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
+from werkzeug.utils import import_string
 
 Report = Callable[[int, str], None]
 Processor = Callable[[dict[str, Any], Report], "str | None"]
@@ -35,6 +36,15 @@ Processor = Callable[[dict[str, Any], Report], "str | None"]
 
 class JobStopped(Exception):
     """The job was cancelled, or its attempt is no longer this worker's."""
+
+
+def load_processor() -> Processor:
+    """The callable TASK_PROCESSOR names."""
+    name = current_app.config["TASK_PROCESSOR"]
+    processor = import_string(name)
+    if not callable(processor):
+        raise TypeError(f"TASK_PROCESSOR {name} is not callable")
+    return processor
 
 
 def process_in_steps(task: dict[str, Any], report: Report) -> str:
