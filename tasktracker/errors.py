@@ -67,12 +67,27 @@ class Conflict(AppError):
     status, code, message = 409, "conflict", "The request conflicts with the resource's state."
 
 
+class TaskInTrash(Conflict):
+    code, message = "task_deleted", "The task is in the trash; restore it first."
+
+
 class PreconditionFailed(AppError):
     status, code, message = (
         412,
         "precondition_failed",
         "The resource has changed since you read it (If-Match is stale).",
     )
+
+
+class StaleVersion(PreconditionFailed):
+    """A change asked for under If-Match, of a task at another version: the answer carries
+    the version it is at, as its ETag."""
+
+    def __init__(self, version: int) -> None:
+        super().__init__(
+            f"The task is at version {version}; re-read it and retry.",
+            headers={"ETag": f'"{version}"'},
+        )
 
 
 class UnsupportedMediaType(AppError):
@@ -87,26 +102,63 @@ class ServiceUnavailable(AppError):
     status, code, message = 503, "service_unavailable", "A dependency is unavailable."
 
 
+# Answers to what werkzeug raises (routing, size limits, rate limits).
+class MethodNotAllowed(AppError):
+    status, code, message = (
+        405,
+        "method_not_allowed",
+        "This method is not allowed on this resource.",
+    )
+
+
+class NotAcceptable(AppError):
+    status, code, message = 406, "not_acceptable", "This resource can only answer with JSON."
+
+
+class PayloadTooLarge(AppError):
+    status, code, message = 413, "payload_too_large", "The request body is too large."
+
+
+class UriTooLong(AppError):
+    status, code, message = 414, "uri_too_long", "The request URL is too long."
+
+
+class RateLimited(AppError):
+    status, code, message = 429, "rate_limited", "Too many requests; slow down and retry later."
+
+
+class HeadersTooLarge(AppError):
+    status, code, message = 431, "headers_too_large", "The request headers are too large."
+
+
+# The error of each status: its code and sentence answer werkzeug's exceptions of that
+# status, and describe the status in the OpenAPI document.
+BY_STATUS: dict[int, type[AppError]] = {
+    error.status: error
+    for error in (
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        MethodNotAllowed,
+        NotAcceptable,
+        Conflict,
+        PreconditionFailed,
+        PayloadTooLarge,
+        UriTooLong,
+        UnsupportedMediaType,
+        ValidationFailed,
+        RateLimited,
+        HeadersTooLarge,
+        AppError,
+        ServiceUnavailable,
+    )
+}
+
+
 # How long a client is asked to wait before retrying after a 503.
 RETRY_AFTER_SECONDS = "5"
 
-
-# Werkzeug's exceptions (routing, size limits, rate limits) mapped to §6 codes and sentences.
-_HTTP_ERRORS: dict[int, tuple[str, str]] = {
-    400: ("bad_request", "The request is malformed."),
-    401: ("unauthorized", "Missing or invalid credentials."),
-    403: ("forbidden", "You are not allowed to do this."),
-    404: ("not_found", "No such resource."),
-    405: ("method_not_allowed", "This method is not allowed on this resource."),
-    406: ("not_acceptable", "This resource can only answer with JSON."),
-    409: ("conflict", "The request conflicts with the resource's state."),
-    412: ("precondition_failed", "A precondition of the request failed."),
-    413: ("payload_too_large", "The request body is too large."),
-    414: ("uri_too_long", "The request URL is too long."),
-    415: ("unsupported_media_type", "The request body must be JSON."),
-    429: ("rate_limited", "Too many requests; slow down and retry later."),
-    431: ("headers_too_large", "The request headers are too large."),
-}
 
 OPERATIONS_PATHS = ("/health", "/metrics")
 
@@ -170,7 +222,10 @@ def handle_http_exception(error: HTTPException) -> Response:
         return handle_unexpected(error)
     if isinstance(error, SecurityError):
         return _untrusted_host()
-    code, message = _HTTP_ERRORS.get(status, ("http_error", HTTPStatus(status).phrase + "."))
+    known = BY_STATUS.get(status)
+    code, message = (
+        (known.code, known.message) if known else ("http_error", HTTPStatus(status).phrase + ".")
+    )
     # Keep the headers the exception carries (Allow on 405, Retry-After on 429...).
     headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
     return error_response(status, code, message, headers=headers)
@@ -193,11 +248,11 @@ def handle_database_unavailable(error: OperationalError) -> Response:
     current_app.logger.warning(
         "database unavailable (%s)", type(error.orig).__name__, exc_info=error
     )
-    return error_response(
-        503,
-        ServiceUnavailable.code,
-        "The database is unavailable for now; retry shortly.",
-        headers={"Retry-After": RETRY_AFTER_SECONDS},
+    return handle_app_error(
+        ServiceUnavailable(
+            "The database is unavailable for now; retry shortly.",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from http import HTTPStatus
 from typing import Any, TypeVar
 
 from flask import current_app, g, request
@@ -14,7 +13,7 @@ from flask_smorest import Api, Blueprint
 from werkzeug.exceptions import BadRequest as WerkzeugBadRequest
 
 from tasktracker.database import without_transaction
-from tasktracker.errors import BadRequest, Unauthorized, UnsupportedMediaType
+from tasktracker.errors import BY_STATUS, BadRequest, Unauthorized, UnsupportedMediaType
 from tasktracker.http_extensions import IdConverter, limiter
 from tasktracker.models import User
 from tasktracker.pagination import Page, link_header, page_links
@@ -153,7 +152,7 @@ def errors(*statuses: int) -> Callable[[F], F]:
     def decorate(view: F) -> F:
         for status in sorted({*statuses, 429, 500}, reverse=True):
             view = blp.alt_response(
-                status, schema=ErrorSchema, description=_ERROR_DESCRIPTIONS[status]
+                status, schema=ErrorSchema, description=BY_STATUS[status].message
             )(view)
         return view
 
@@ -162,17 +161,3 @@ def errors(*statuses: int) -> Callable[[F], F]:
 
 def security(requirements: Iterable[dict[str, list[str]]]) -> Callable[[F], F]:
     return blp.doc(security=list(requirements))
-
-
-_ERROR_DESCRIPTIONS = {
-    status: HTTPStatus(status).phrase
-    for status in (400, 401, 403, 404, 409, 412, 413, 415, 422, 429, 500)
-} | {
-    400: "Malformed JSON or a bad query parameter",
-    401: "Missing or invalid credentials",
-    409: "The resource's state forbids this",
-    412: "If-Match names a stale version",
-    415: "The body is not JSON",
-    422: "Invalid fields",
-    429: "Rate limited; see Retry-After",
-}

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
+from tasktracker.api import idempotency
 from tasktracker.api.blueprint import (
     blp,
     body,
@@ -31,15 +32,10 @@ from tasktracker.schemas import (
     TaskWriteSchema,
 )
 from tasktracker.services import tasks as service
+from tasktracker.services.idempotency import Kept
 
 TASK_PATH = "/tasks/<id:task_id>"
 _ETAG_HEADER = {"ETag": {"description": "The task's version", "schema": {"type": "string"}}}
-_REPLAYED_HEADER = {
-    "Idempotent-Replayed": {
-        "description": "`true` when the response replays the first one for this Idempotency-Key",
-        "schema": {"type": "string", "enum": ["true"]},
-    }
-}
 _IF_MATCH = {
     "in": "header",
     "name": "If-Match",
@@ -47,14 +43,8 @@ _IF_MATCH = {
     "schema": {"type": "string"},
     "description": 'Refuse the change (412) unless the task is still at this ETag, e.g. "3"',
 }
-_IDEMPOTENCY_KEY = {
-    "in": "header",
-    "name": "Idempotency-Key",
-    "required": False,
-    "schema": {"type": "string", "pattern": f"^{service.IDEMPOTENCY_KEY.pattern}$"},
-    "description": "Printable ASCII without spaces, 1 to 255 characters (else 400). "
-    "Repeating the same key and body within 24 h replays the first response",
-}
+# Dumped once, as the response kept for an Idempotency-Key.
+_TASK = TaskSchema()
 
 
 def _task(task: Task, status: int = 200) -> tuple[Task, int, dict[str, str]]:
@@ -76,26 +66,26 @@ def list_tasks() -> Any:
 
 @blp.route("/tasks", methods=["POST"], tags=["tasks"])
 @body(TaskWriteSchema)
-@blp.doc(parameters=[_IDEMPOTENCY_KEY])
+@blp.doc(parameters=[idempotency.PARAMETER])
 @errors(400, 401, 413, 415, 422)
-@blp.response(201, TaskSchema, headers=_ETAG_HEADER | _REPLAYED_HEADER)
+@blp.response(201, TaskSchema, headers=_ETAG_HEADER | idempotency.REPLAYED_HEADER)
 def create_task() -> Any:
     """Create a task"""
-    created = service.create_task(
-        current_user(), json_body(), idempotency_key=request.headers.get("Idempotency-Key")
+    owner, data = current_user(), json_body()
+    response, headers = idempotency.created_once(
+        data,
+        lambda before_commit: service.create_task(owner, data, before_commit=before_commit),
+        lambda task: Kept(201, _TASK.dump(task)),
     )
-    headers = {"Location": created.body["url"], **etag(created.body["version"])}
-    if created.replayed:
-        headers["Idempotent-Replayed"] = "true"
-    # Already dumped: the body is what the service stored for replays.
-    return jsonify(created.body), 201, headers
+    headers |= {"Location": response.body["url"], **etag(response.body["version"])}
+    return jsonify(response.body), response.status, headers
 
 
 @blp.route("/tasks/bulk", methods=["POST"], tags=["tasks"])
 @body(TaskBulkWriteSchema)
-@blp.doc(parameters=[_IDEMPOTENCY_KEY])
+@blp.doc(parameters=[idempotency.PARAMETER])
 @errors(400, 401, 413, 415, 422)
-@blp.response(201, TaskBulkSchema, headers=_REPLAYED_HEADER)
+@blp.response(201, TaskBulkSchema, headers=idempotency.REPLAYED_HEADER)
 def create_tasks() -> Any:
     """Create up to 1 000 tasks at once
 
@@ -103,11 +93,13 @@ def create_tasks() -> Any:
     and an invalid one makes the request a 422 whose `details` name `tasks.<index>.<field>`.
     The items come back in the order sent.
     """
-    created = service.create_tasks(
-        current_user(), json_body(), idempotency_key=request.headers.get("Idempotency-Key")
+    owner, data = current_user(), json_body()
+    response, headers = idempotency.created_once(
+        data,
+        lambda before_commit: service.create_tasks(owner, data, before_commit=before_commit),
+        lambda tasks: Kept(201, {"items": _TASK.dump(tasks, many=True)}),
     )
-    headers = {"Idempotent-Replayed": "true"} if created.replayed else {}
-    return jsonify(created.body), 201, headers
+    return jsonify(response.body), response.status, headers
 
 
 @blp.route(TASK_PATH, methods=["GET"], tags=["tasks"])

@@ -29,7 +29,7 @@ from tasktracker.extensions import db, redis_client
 from tasktracker.processing import recovery
 from tasktracker.processing.processors import load_processor
 from tasktracker.processing.queue import AppJob, get_queue
-from tasktracker.services import accounts, tasks
+from tasktracker.services import accounts, idempotency
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +219,7 @@ def _reap(app: Flask) -> None:
         with app.app_context():
             recovery.reap()
             if _purged_at is None or time.monotonic() - _purged_at >= PURGE_SECONDS:
-                tasks.purge_idempotency_keys()
+                idempotency.purge_idempotency_keys()
                 accounts.purge_sessions()
                 _purged_at = time.monotonic()
     except Exception:  # a database or Redis outage: try again at the next tick

@@ -14,7 +14,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from tasktracker.errors import Conflict, NotFound
+from tasktracker.errors import Conflict, NotFound, TaskInTrash
 from tasktracker.extensions import db
 from tasktracker.models import (
     ACTIVE_JOB_STATES,
@@ -40,7 +40,7 @@ def request_processing(owner: Owner, task_id: int) -> Job:
     the task has a job queued or running, or is in the trash."""
     task = lock(owner, task_id)
     if task.deleted_at is not None:
-        raise Conflict("The task is in the trash; restore it first.", code="task_deleted")
+        raise TaskInTrash()
     busy = Conflict("The task already has a job queued or running.", code="job_active")
     if db.session.scalar(_active_jobs_of([task.id])) is not None:
         raise busy

@@ -4,15 +4,12 @@ task's events and commits once; only the owner ever reaches a task."""
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
@@ -26,14 +23,12 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.exc import IntegrityError
 
 from tasktracker.database import Prepared
-from tasktracker.errors import BadRequest, Conflict, PreconditionFailed, ValidationFailed
+from tasktracker.errors import StaleVersion, TaskInTrash
 from tasktracker.extensions import db
 from tasktracker.models import (
     EventKind,
-    IdempotencyKey,
     Owner,
     Tag,
     Task,
@@ -81,8 +76,6 @@ COUNT_LIMIT = 1_000
 _COUNTER_PARAMS = frozenset(
     {"status", "completed", "deleted", "sort", "page", "per_page", "offset", "cursor"}
 )
-# What an Idempotency-Key may be (the OpenAPI document states this pattern).
-IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 # The tables under the mapped classes, for Core statements: a statement of ORM attributes
 # goes through the ORM's compilation on every execution.
 _TASKS, _TAGS, _COUNTS = Task.__table__, Tag.__table__, TaskCount.__table__
@@ -90,15 +83,6 @@ _SORT_COLUMNS = {
     name: _TASKS.c[name]
     for name in ("created_at", "updated_at", "due_at", "priority", "title", "status", "id")
 }
-
-
-@dataclass(frozen=True)
-class Created:
-    """The response to a create: the representation of what it created (a task, or
-    `{"items": [...]}` for a bulk create), replayed for a repeated key."""
-
-    body: dict[str, Any]
-    replayed: bool
 
 
 # Schemas built once: loading does not change a schema, and building one costs more than
@@ -200,75 +184,34 @@ def create_task(
     owner: Owner,
     data: Any,
     *,
-    idempotency_key: str | None = None,
     schema: TaskWriteSchema | None = None,
-) -> Created:
-    """Commits the task and its `created` event; with a key, also the response to replay.
-    `schema`: how the input arrives (TaskFormSchema for an HTML form), same rules."""
+    before_commit: Callable[[TaskRecord], None] | None = None,
+) -> TaskRecord:
+    """Commits the task and its `created` event. `schema`: how the input arrives
+    (TaskFormSchema for an HTML form), same rules. `before_commit` is given the task before
+    the commit, to write what must commit with it (the API keeps its response for an
+    Idempotency-Key)."""
+    (task,) = insert_tasks(owner, [load_body(schema or _WRITE, data)])
+    if before_commit is not None:
+        before_commit(task)
+    db.session.commit()
+    return task
 
-    def create() -> dict[str, Any]:
-        (task,) = insert_tasks(owner, [load_body(schema or _WRITE, data)])
-        return _TASK.dump(task)
 
-    return _create_once(owner, data, idempotency_key, create)
-
-
-def create_tasks(owner: Owner, data: Any, *, idempotency_key: str | None = None) -> Created:
+def create_tasks(
+    owner: Owner,
+    data: Any,
+    *,
+    before_commit: Callable[[list[TaskRecord]], None] | None = None,
+) -> list[TaskRecord]:
     """All or nothing: every task of `{"tasks": [...]}` is validated first (a 422 names
-    `tasks.<index>.<field>`), then all are committed with their `created` events, and the
-    body lists them in the order sent. With a key, also the response to replay."""
-
-    def create() -> dict[str, Any]:
-        tasks = insert_tasks(owner, load_body(_BULK_WRITE, data)["tasks"])
-        return {"items": _TASK.dump(tasks, many=True)}
-
-    return _create_once(owner, data, idempotency_key, create)
-
-
-def _create_once(
-    owner: Owner, data: Any, idempotency_key: str | None, create: Callable[[], dict[str, Any]]
-) -> Created:
-    """Runs `create` (validate, insert, dump) and commits. With an Idempotency-Key, the same
-    key and body within the window replay the stored response instead, another body is a
-    422, and the response is stored in the same commit as what it created."""
-    if idempotency_key is None:
-        body = create()
-        db.session.commit()
-        return Created(body, replayed=False)
-
-    if not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
-        raise BadRequest(
-            "The Idempotency-Key header must be 1–255 printable ASCII characters.",
-            code="invalid_idempotency_key",
-            details={"Idempotency-Key": ["Invalid key."]},
-        )
-    request_hash = hashlib.sha256(
-        json.dumps(data, sort_keys=True, default=str).encode("utf-8", "surrogatepass")
-    ).hexdigest()
-    replay = _replay(owner, idempotency_key, request_hash)
-    if replay is not None:
-        return replay
-
-    body = create()
-    db.session.add(
-        IdempotencyKey(
-            user_id=owner.id,
-            key=idempotency_key,
-            request_hash=request_hash,
-            response_status=201,
-            response_body=body,
-        )
-    )
-    try:
-        db.session.commit()
-    except IntegrityError:
-        # A concurrent request with the same key committed first: answer as it did.
-        db.session.rollback()
-        replay = _replay(owner, idempotency_key, request_hash)
-        if replay is None:
-            raise
-        return replay
-    return Created(body, replayed=False)
+    `tasks.<index>.<field>`), then all are committed with their `created` events; returns
+    them in the order sent. `before_commit` as for create_task."""
+    tasks = insert_tasks(owner, load_body(_BULK_WRITE, data)["tasks"])
+    if before_commit is not None:
+        before_commit(tasks)
+    db.session.commit()
+    return tasks
 
 
 def insert_tasks(owner: Owner, items: Sequence[Mapping[str, Any]]) -> list[TaskRecord]:
@@ -440,16 +383,6 @@ def restore_task(owner: Owner, task_id: int) -> TaskRecord:
     return task
 
 
-def purge_idempotency_keys() -> int:
-    """Deletes the keys older than the replay window. Commits; returns how many went."""
-    cutoff = utcnow() - timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"])
-    result = db.session.execute(
-        IdempotencyKey.__table__.delete().where(IdempotencyKey.created_at < cutoff)
-    )
-    db.session.commit()
-    return result.rowcount
-
-
 # --- helpers -----------------------------------------------------------------------------
 
 
@@ -459,33 +392,10 @@ def _task_for_change(
     """The task locked for update; 412 if `if_match` names other versions, 409 if in the trash."""
     task = lock(owner, task_id)
     if if_match is not None and task.version not in if_match:
-        raise PreconditionFailed(
-            f"The task is at version {task.version}; re-read it and retry.",
-            headers={"ETag": f'"{task.version}"'},
-        )
+        raise StaleVersion(task.version)
     if task.deleted_at is not None:
-        raise Conflict("The task is in the trash; restore it first.", code="task_deleted")
+        raise TaskInTrash()
     return task
-
-
-def _replay(owner: Owner, key: str, request_hash: str) -> Created | None:
-    """The stored response for this key, if the key is still in its window."""
-    stored = db.session.scalar(
-        select(IdempotencyKey).where(IdempotencyKey.user_id == owner.id, IdempotencyKey.key == key)
-    )
-    if stored is None:
-        return None
-    window = timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"])
-    if stored.created_at < utcnow() - window:
-        db.session.delete(stored)
-        db.session.flush()
-        return None
-    if stored.request_hash != request_hash:
-        raise ValidationFailed(
-            "This Idempotency-Key was already used with a different body.",
-            code="idempotency_key_reused",
-        )
-    return Created(stored.response_body, replayed=True)
 
 
 def _jsonable(value: Any) -> Any:

@@ -70,8 +70,8 @@ def new_task() -> Any:
         return render_template(
             "tasks/form.html", task=None, values=values, errors=field_errors(error)
         ), 422
-    flash(f"Task “{created.body['title']}” created.", "success")
-    return see_other("web.task_detail", task_id=created.body["id"])
+    flash(f"Task “{created.title}” created.", "success")
+    return see_other("web.task_detail", task_id=created.id)
 
 
 @bp.get("/tasks/<id:task_id>")
