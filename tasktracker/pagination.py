@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlencode
 
-from sqlalchemy import ColumnElement, Select, bindparam, tuple_
+from sqlalchemy import ColumnElement, Select, bindparam, func, select, tuple_
 
 from tasktracker.errors import InvalidQuery
 from tasktracker.extensions import db
@@ -170,6 +170,21 @@ def paginate(
     where = window(keys, params)
     page = ordered(query, keys, by_cursor=where.by_cursor)
     return page_of(db.session.scalars(page, where.values()).all(), keys, where, total)
+
+
+def paginate_rows(
+    model: type[Any], where: ColumnElement[bool], keys: Sequence[SortKey], params: Mapping[str, Any]
+) -> Page[Any]:
+    """One page of `model`'s rows matching `where` (a task's events, its jobs), in the order
+    of `keys`, by `params`, with their exact count."""
+    total = count(select(func.count()).select_from(model).where(where))
+    return paginate(select(model).where(where), total, keys, params)
+
+
+def first_page(per_page: int) -> dict[str, Any]:
+    """The paging parameters of a list's first `per_page` items, as PaginationQuerySchema
+    loads them (for a caller that asks for no particular page: the pages)."""
+    return {"page": 1, "per_page": per_page, "offset": 0}
 
 
 def _keyset(keys: Sequence[SortKey]) -> bool:

@@ -26,7 +26,7 @@ from tasktracker.models import (
     TaskStatus,
     utcnow,
 )
-from tasktracker.pagination import Page, SortKey, count, paginate
+from tasktracker.pagination import Page, SortKey, first_page, paginate_rows
 from tasktracker.processing.queue import enqueue_attempt
 from tasktracker.schemas import PaginationQuerySchema, load_query
 from tasktracker.services.task_changes import lock, record_events, save_status
@@ -68,17 +68,15 @@ def get_job(owner: Owner, job_id: uuid.UUID, *, for_update: bool = False) -> Job
     return job
 
 
-def list_jobs(owner: Owner, task_id: int, args: Mapping[str, Any]) -> Page[Job]:
-    """The task's jobs, newest first."""
+def list_jobs(
+    owner: Owner, task_id: int, args: Mapping[str, Any] = {}, *, per_page: int | None = None
+) -> Page[Job]:
+    """The task's jobs, newest first: the page the query `args` ask for, or the first
+    `per_page` jobs."""
     task = get_task(owner, task_id)
-    params = load_query(_PAGE_QUERY, args)
-    of_task = Job.task_id == task.id
-    return paginate(
-        select(Job).where(of_task),
-        count(select(func.count()).select_from(Job).where(of_task)),
-        [SortKey(Job.created_at, descending=True), SortKey(Job.id, descending=True)],
-        params,
-    )
+    params = load_query(_PAGE_QUERY, args) if per_page is None else first_page(per_page)
+    keys = [SortKey(Job.created_at, descending=True), SortKey(Job.id, descending=True)]
+    return paginate_rows(Job, Job.task_id == task.id, keys, params)
 
 
 def cancel_job(owner: Owner, job_id: uuid.UUID) -> Job:

@@ -38,7 +38,16 @@ from tasktracker.models import (
     task_tags,
     utcnow,
 )
-from tasktracker.pagination import Page, SortKey, Total, count, ordered, page_of, paginate, window
+from tasktracker.pagination import (
+    Page,
+    SortKey,
+    Total,
+    first_page,
+    ordered,
+    page_of,
+    paginate_rows,
+    window,
+)
 from tasktracker.schemas import (
     PaginationQuerySchema,
     TaskBulkWriteSchema,
@@ -151,16 +160,15 @@ def _total(
     return Total(min(found, COUNT_LIMIT), exact=found <= COUNT_LIMIT)
 
 
-def list_events(owner: Owner, task_id: int, args: Mapping[str, Any]) -> Page[TaskEvent]:
-    """The task's log, oldest first."""
+def list_events(
+    owner: Owner, task_id: int, args: Mapping[str, Any] = {}, *, per_page: int | None = None
+) -> Page[TaskEvent]:
+    """The task's log, oldest first: the page the query `args` ask for, or the first
+    `per_page` events."""
     task = get_task(owner, task_id)
-    params = load_query(_PAGE_QUERY, args)
-    of_task = TaskEvent.task_id == task.id
-    return paginate(
-        select(TaskEvent).where(of_task),
-        count(select(func.count()).select_from(TaskEvent).where(of_task)),
-        [SortKey(TaskEvent.id, descending=False)],
-        params,
+    params = load_query(_PAGE_QUERY, args) if per_page is None else first_page(per_page)
+    return paginate_rows(
+        TaskEvent, TaskEvent.task_id == task.id, [SortKey(TaskEvent.id, descending=False)], params
     )
 
 

@@ -7,12 +7,31 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, redirect, request, url_for
+from flask.blueprints import BlueprintSetupState
 
 from tasktracker.errors import AppError
 from tasktracker.http_extensions import login_manager
+from tasktracker.models import TaskStatus
 from tasktracker.services import accounts
 
 bp = Blueprint("web", __name__)
+
+# How the pages name statuses and priorities: every select, badge and label reads these.
+STATUS_LABELS = {status.value: status.value.replace("_", " ").capitalize() for status in TaskStatus}
+PRIORITY_LABELS = {5: "Highest", 4: "High", 3: "Normal", 2: "Low", 1: "Lowest"}
+
+
+@bp.record_once
+def _labels(state: BlueprintSetupState) -> None:
+    # Globals, not context: the macros (imported without the context) read them too.
+    state.app.jinja_env.globals.update(STATUS_LABELS=STATUS_LABELS, PRIORITY_LABELS=PRIORITY_LABELS)
+
+
+@bp.app_template_filter("options")
+def options(labels: dict[Any, str], numbered: bool = False) -> list[tuple[Any, str]]:
+    """A select's (value, text) pairs of these labels; `numbered` puts each value before
+    its text ("5 · Highest")."""
+    return [(value, f"{value} · {text}" if numbered else text) for value, text in labels.items()]
 
 
 @login_manager.user_loader

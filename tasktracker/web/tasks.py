@@ -80,11 +80,11 @@ def task_detail(task_id: int) -> Any:
     # The jobs first: a job's end is committed with the task's status and its log entries,
     # so a page showing a job finished shows the task and its log as that job left them
     # (each read sees what was committed when it ran).
-    job_page = jobs.list_jobs(current_user, task_id, {"per_page": "10"})
+    job_page = jobs.list_jobs(current_user, task_id, per_page=10)
     return render_template(
         "tasks/detail.html",
         task=tasks.get_task(current_user, task_id),
-        events=tasks.list_events(current_user, task_id, {"per_page": "100"}),
+        events=tasks.list_events(current_user, task_id, per_page=100),
         jobs=job_page,
     )
 

@@ -41,7 +41,7 @@ def test_swagger_ui_renders_the_operations(page: Page, page_log: PageLog) -> Non
     expect(create.locator(".opblock-summary-description")).to_have_text("Create a task")
     # Usable, not just painted: the operation opens and shows its request body.
     create.locator(".opblock-summary-control").click()
-    expect(create.get_by_text("Request body")).to_be_visible()
+    expect(create.get_by_text("Request body", exact=True)).to_be_visible()
     expect(create.get_by_role("button", name="Try it out")).to_be_visible()
 
     assert page_log.csp_violations == []
