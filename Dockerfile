@@ -1,6 +1,12 @@
-# The Task Tracker image: the web app (gunicorn) and the one-shot migration; see
-# docker-compose.yml. Runs as an unprivileged user.
-FROM python:3.11-slim-bookworm
+# The Task Tracker images (docker-compose.yml): `nginx`, the proxy with this release's
+# server block and static files; `app`, the web app (gunicorn), the worker and the one-shot
+# migration, run as an unprivileged user.
+
+FROM nginx:1.27-alpine AS nginx
+COPY deploy/nginx.conf /etc/nginx/conf.d/default.conf
+COPY static /srv/tasktracker/static
+
+FROM python:3.11-slim-bookworm AS app
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

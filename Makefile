@@ -6,7 +6,9 @@ BIN := $(VENV)/bin
 
 .PHONY: run test lint format screenshots clean
 
-# A busy port is said before anything else happens (the migration among it).
+# A busy port is said before anything else happens (the migration among it). The
+# zero-config development server: a .env (the deployment's settings) is not read.
+run: export FLASK_SKIP_DOTENV = 1
 run: $(VENV)/.runtime
 	@$(BIN)/python -c "$$PORT_FREE"
 	$(BIN)/flask --app wsgi db upgrade
@@ -32,10 +34,18 @@ format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Debian's Python makes no virtual environment without python3-venv: installed here when
+# run as root with apt-get, else named.
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV) || { \
-	  echo "Could not create a virtual environment: on Debian/Ubuntu install python3-venv."; \
-	  exit 1; }
+	$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "make: installing python3-venv with apt-get"; rm -rf $(VENV); \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv \
+	      >/dev/null && $(PYTHON) -m venv $(VENV); \
+	  else \
+	    echo "Could not create a virtual environment: on Debian/Ubuntu install python3-venv."; \
+	    exit 1; \
+	  fi; }
 
 $(VENV)/.runtime: requirements.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt

@@ -109,6 +109,27 @@ VARIABLES: dict[str, tuple[Any, Any]] = {
 }
 
 
+# A production secret this short could be guessed; token_urlsafe(32) gives 43 characters.
+MIN_SECRET_KEY_LENGTH = 32
+
+
+def warnings(config: Mapping[str, Any]) -> list[str]:
+    """What a configuration allows but an operator should hear about at start."""
+    said = []
+    if config["TASKTRACKER_ENV"] == "production":
+        if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+            said.append(
+                "TASKTRACKER_ENV=production on SQLite (DATABASE_URL unset or sqlite://): "
+                "one machine, one writer at a time; production wants PostgreSQL"
+            )
+        if not config["REDIS_URL"]:
+            said.append(
+                "TASKTRACKER_ENV=production without REDIS_URL: jobs and rate limits live in "
+                "this process alone; production wants Redis (and `flask worker`s)"
+            )
+    return said
+
+
 def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The Flask config from os.environ plus explicit overrides; fails fast on a bad value."""
     overrides = dict(overrides or {})
@@ -131,6 +152,12 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         if production:
             raise ConfigError("SECRET_KEY must be set when TASKTRACKER_ENV=production")
         values["SECRET_KEY"] = "dev-only-insecure-secret-key"
+    elif production and len(values["SECRET_KEY"]) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(
+            f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters when "
+            "TASKTRACKER_ENV=production (make one: python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))')"
+        )
 
     database_url = values.pop("DATABASE_URL") or "sqlite:///" + str(
         Path(instance_path) / "tasktracker.sqlite3"

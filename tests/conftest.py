@@ -59,10 +59,12 @@ def required_env(name: str) -> str:
 
 
 @contextlib.contextmanager
-def scratch_database(name: str) -> Iterator[str]:
-    """A new, empty PostgreSQL database next to the test database, dropped afterwards;
-    yields its URL. (The test role may create databases: tests/services.sh.)"""
+def scratch_database(suffix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database next to the test database, named after it (its name
+    + `_` + `suffix`, so each run's are its own: tests/services.sh), dropped afterwards;
+    yields its URL. (The test role may create databases.)"""
     base = make_url(normalise_database_url(required_env("TEST_DATABASE_URL")))
+    name = f"{base.database}_{suffix}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

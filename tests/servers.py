@@ -96,7 +96,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def deployment(directory: Path, database: str, *, workers: int = 2) -> Iterator[tuple[str, str]]:
-    """The deployment as shipped, on a scratch database named `database`: gunicorn behind
+    """The deployment as shipped, on a scratch database (`database`: its suffix): gunicorn behind
     nginx, trusting nginx's forwarded headers; yields (gunicorn's URL, nginx's URL)."""
     from tests.conftest import required_env, scratch_database  # conftest imports this module
 
@@ -191,7 +191,7 @@ def nginx(upstream: str, directory: Path) -> Iterator[str]:
     server = (
         (ROOT / "deploy" / "nginx.conf")
         .read_text()
-        .replace("server web:8000;", f"server {upstream.removeprefix('http://')};")
+        .replace("server web:8000 resolve;", f"server {upstream.removeprefix('http://')};")
         .replace("listen 80;", f"listen 127.0.0.1:{port};")
         .replace("/srv/tasktracker/static/", f"{ROOT / 'static'}/")
     )

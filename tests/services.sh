@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# Provides the PostgreSQL and Redis the test suite needs, and exports TEST_DATABASE_URL and
-# TEST_REDIS_URL for it. Sourced by tests/run.sh.
+# Provides what the test suite needs, and exports TEST_DATABASE_URL and TEST_REDIS_URL for
+# it. Sourced by tests/run.sh.
 #
+#   - The programs the tests drive: Chromium (the browser tests), wrk (the HTTP benchmark's
+#     test) and nginx (the deployment's proxy): installed (Debian, as root) when absent;
+#     anywhere else it says what to install.
 #   - TEST_DATABASE_URL / TEST_REDIS_URL already set: used as they are, nothing is touched.
 #   - Otherwise local servers on 127.0.0.1: started when stopped, installed first (Debian,
-#     as root) when absent; anywhere else it says what to install.
-# The test database and role are "tasktracker_test" (allowed to create the scratch databases
-# "tasktracker_test_*" some tests use); Redis database 15 is flushed by tests.
+#     as root) when absent.
+# Each run takes a slot of its own, 8 to 15, held by a lock for as long as the run lives:
+# its database is "tasktracker_test_<slot>" (made afresh; the scratch databases some tests
+# build are named after it) and its Redis database is <slot>, so that runs side by side on
+# one machine (two checkouts, say) never share one. The role "tasktracker_test" may create
+# databases.
 
 PG_PORT=5432
 REDIS_PORT=6379
@@ -29,6 +35,34 @@ _wait_for() {  # _wait_for SECONDS COMMAND...
     [ "$SECONDS" -ge "$deadline" ] && return 1
     sleep 0.5
   done
+}
+
+_ensure_tools() {
+  local missing=()
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  if _can_apt; then
+    _apt_install "${missing[@]}"
+  else
+    _say "missing: ${missing[*]} (Debian/Ubuntu: sudo apt-get install ${missing[*]})"
+    return 1
+  fi
+}
+
+_claim_slot() {
+  local slot
+  for slot in 15 14 13 12 11 10 9 8; do
+    exec {_SLOT_LOCK}>"/tmp/tasktracker-test-slot-$slot.lock"
+    if flock -n "$_SLOT_LOCK"; then
+      TEST_SLOT=$slot
+      return 0
+    fi
+    exec {_SLOT_LOCK}>&-
+  done
+  _say "eight test runs are under way on this machine (slots 8 to 15): wait for one to end"
+  return 1
 }
 
 _ensure_postgresql() {
@@ -61,15 +95,16 @@ _ensure_postgresql() {
   elif [ "$(id -un)" != postgres ]; then
     psql=("${psql[@]}" -h 127.0.0.1 -U postgres)
   fi
-  "${psql[@]}" -d postgres >/dev/null <<'SQL' || { _say "could not create the test role and database"; return 1; }
+  "${psql[@]}" -d postgres >/dev/null <<SQL || { _say "could not create the test role and database"; return 1; }
 SELECT 'CREATE ROLE tasktracker_test LOGIN PASSWORD ''tasktracker_test'''
 WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tasktracker_test') \gexec
 -- Some tests build scratch databases of their own (the migrations' check, browser tests).
 ALTER ROLE tasktracker_test CREATEDB;
-SELECT 'CREATE DATABASE tasktracker_test OWNER tasktracker_test'
-WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'tasktracker_test') \gexec
+SET client_min_messages = warning;
+DROP DATABASE IF EXISTS tasktracker_test_$TEST_SLOT WITH (FORCE);
+CREATE DATABASE tasktracker_test_$TEST_SLOT OWNER tasktracker_test;
 SQL
-  export TEST_DATABASE_URL="postgresql://tasktracker_test:tasktracker_test@127.0.0.1:$PG_PORT/tasktracker_test"
+  export TEST_DATABASE_URL="postgresql://tasktracker_test:tasktracker_test@127.0.0.1:$PG_PORT/tasktracker_test_$TEST_SLOT"
 }
 
 _ensure_redis() {
@@ -90,9 +125,13 @@ _ensure_redis() {
     _wait_for 15 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping ||
       { _say "Redis did not become ready"; return 1; }
   fi
-  export TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/15"
+  export TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/$TEST_SLOT"
 }
 
+_ensure_tools || return 1 2>/dev/null || exit 1
+if [ -z "${TEST_DATABASE_URL:-}" ] || [ -z "${TEST_REDIS_URL:-}" ]; then
+  _claim_slot || return 1 2>/dev/null || exit 1
+fi
 if [ -z "${TEST_DATABASE_URL:-}" ]; then
   _ensure_postgresql || return 1 2>/dev/null || exit 1
 fi

@@ -28,7 +28,7 @@ TWIN_ROUTES = ("get", "list", "post")
 
 @pytest.fixture(scope="module")
 def bench_database() -> Iterator[str]:
-    with scratch_database("tasktracker_test_bench_http") as url:
+    with scratch_database("bench_http") as url:
         yield url
 
 

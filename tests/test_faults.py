@@ -27,7 +27,7 @@ from tests.test_web import csrf_token, post
 @pytest.fixture(scope="module")
 def faults_app(redis_url: str) -> Iterator[Flask]:
     """The app on a database of its own, whose connections a test may end."""
-    with scratch_database("tasktracker_test_faults") as url:
+    with scratch_database("faults") as url:
         app = make_app(url, redis_url)
         with app.app_context():
             upgrade()

@@ -30,7 +30,7 @@ PASSWORD = "live fuzzing password"
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """(gunicorn's URL, nginx's URL)."""
     directory = tmp_path_factory.mktemp("deployment")
-    with servers.deployment(directory, "tasktracker_test_live_fuzz", workers=3) as urls:
+    with servers.deployment(directory, "live_fuzz", workers=3) as urls:
         yield urls
 
 

@@ -71,7 +71,7 @@ def test_metrics_count_requests_and_jobs(
 def multiprocess_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # Not made yet: `flask db upgrade`, the first command, makes it.
     directory = tmp_path_factory.mktemp("prometheus") / "metrics"
-    with scratch_database("tasktracker_test_metrics") as database_url:
+    with scratch_database("metrics") as database_url:
         env = app_env(
             database_url,
             required_env("TEST_REDIS_URL"),

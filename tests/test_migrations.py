@@ -33,7 +33,7 @@ def empty_database_app(
     if request.param == "sqlite":
         yield make_app(f"sqlite:///{tmp_path / 'empty.sqlite3'}", redis_url)
         return
-    with scratch_database("tasktracker_test_migrations") as url:
+    with scratch_database("migrations") as url:
         app = make_app(url, redis_url)
         yield app
         with app.app_context():

@@ -29,7 +29,7 @@ TRICKLE_SECONDS = 0.5
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """(gunicorn's URL, nginx's URL) on a database of their own."""
     directory = tmp_path_factory.mktemp("deployment")
-    with servers.deployment(directory, "tasktracker_test_nginx", workers=WORKERS) as urls:
+    with servers.deployment(directory, "nginx", workers=WORKERS) as urls:
         yield urls
 
 

@@ -79,6 +79,28 @@ def test_production_refuses_to_start_without_a_secret(monkeypatch: Any) -> None:
         create_app()
 
 
+def test_production_refuses_a_short_secret_without_repeating_it(monkeypatch: Any) -> None:
+    monkeypatch.setenv("TASKTRACKER_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "abc-short-secret")
+    with pytest.raises(ConfigError, match="SECRET_KEY must be at least 32 characters") as error:
+        create_app()
+    assert "abc-short-secret" not in str(error.value)
+
+
+def test_production_on_sqlite_or_without_redis_is_said_at_start(
+    monkeypatch: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TASKTRACKER_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "s" * 32)
+    monkeypatch.setenv("DATABASE_URL", "sqlite://")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    create_app()
+    said = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+    warnings = [record["message"] for record in said if record["level"] == "WARNING"]
+    assert any(message.startswith("TASKTRACKER_ENV=production on SQLite") for message in warnings)
+    assert any("without REDIS_URL" in message for message in warnings)
+
+
 def test_production_turns_on_secure_cookies_and_hsts(monkeypatch: Any, redis_url: str) -> None:
     monkeypatch.setenv("TASKTRACKER_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", "s" * 32)

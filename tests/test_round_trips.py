@@ -59,7 +59,7 @@ class Counted:
 
 @pytest.fixture(scope="module")
 def counted(redis_url: str) -> Iterator[Counted]:
-    with scratch_database("tasktracker_test_round_trips") as url:
+    with scratch_database("round_trips") as url:
         real = make_url(url)
         with query_counting_proxy((real.host or "127.0.0.1", real.port or 5432)) as (port, log):
             proxied = real.set(port=port, query={"sslmode": "disable"})

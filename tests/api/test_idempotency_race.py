@@ -23,7 +23,7 @@ ROUNDS = 5
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     directory = tmp_path_factory.mktemp("idempotency")
-    with scratch_database("tasktracker_test_idempotency") as database_url:
+    with scratch_database("idempotency") as database_url:
         env = servers.app_env(database_url, required_env("TEST_REDIS_URL"))
         servers.migrate(env)
         with servers.gunicorn(env, directory / "gunicorn.log", workers=3) as url:

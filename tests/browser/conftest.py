@@ -4,8 +4,8 @@ Fixtures (use them from any test under tests/browser):
 
 - `live_server` (session): the base URL (``http://127.0.0.1:<port>``) of gunicorn serving
   `wsgi:app` in its own process, on a scratch PostgreSQL database of its own
-  (``tasktracker_test_browser``, created and migrated at session start, dropped at the end,
-  so it never meets the other tests' data) and TEST_REDIS_URL.
+  (the test database's name + ``_browser``, created and migrated at session start,
+  dropped at the end, so it never meets the other tests' data) and TEST_REDIS_URL.
   Rate limits are off. Create data through the UI or the JSON API of that server.
   (`live_database_url` is that database's URL; `live_env` the environment both processes get.)
 - `live_worker` (session): one real `flask worker` process (tests/jobs' `WorkerProcess`) on
@@ -142,7 +142,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def live_database_url() -> Iterator[str]:
     """The scratch database of the live server and the live worker (created empty here)."""
-    with scratch_database("tasktracker_test_browser") as database_url:
+    with scratch_database("browser") as database_url:
         yield database_url
 
 

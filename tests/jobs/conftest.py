@@ -1,7 +1,7 @@
 """Background processing with real parts: PostgreSQL, Redis and `flask worker` processes.
 
 Workers are other processes, so what the tests do must be committed: these tests run on a
-scratch database of their own (tasktracker_test_jobs), emptied before each test, with
+scratch database of their own (the test database's name + `_jobs`), emptied before each test, with
 Redis flushed. Timings are shortened (lease 2 s, reaper every 0.5 s) so that recovery
 happens within seconds; the same settings reach the workers through their environment.
 """
@@ -47,7 +47,7 @@ WAIT_SECONDS = 30
 
 @pytest.fixture(scope="session")
 def jobs_database() -> Iterator[str]:
-    with scratch_database("tasktracker_test_jobs") as url:
+    with scratch_database("jobs") as url:
         yield url
 
 
