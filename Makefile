@@ -37,7 +37,7 @@ format: $(VENV)/.dev
 # Debian's Python makes no virtual environment without python3-venv: installed here when
 # run as root with apt-get, else named.
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	$(PYTHON) -m venv $(VENV) >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "make: installing python3-venv with apt-get"; rm -rf $(VENV); \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv \

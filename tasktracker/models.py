@@ -1,4 +1,8 @@
-"""The data model (SPEC §3): typed tables, constraints and the indexes the list queries use."""
+"""The data model (SPEC §3): typed tables, constraints and the indexes the list queries use.
+
+One module on purpose, past the size at which others become packages: the tables are read
+together (a constraint or an index of one names the others), Alembic compares the models
+with the migrations as one metadata, and most of it is declarations, not logic."""
 
 from __future__ import annotations
 

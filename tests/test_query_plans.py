@@ -16,7 +16,7 @@ from sqlalchemy import text
 from tasktracker.extensions import db
 from tasktracker.models import Tag, User
 from tasktracker.schemas import MAX_TAGS_PER_TASK
-from tasktracker.services import accounts, tasks
+from tasktracker.services import accounts, task_lists
 from tasktracker.services.seed import seed_tasks
 
 OWNER_TASKS = 100_000
@@ -81,7 +81,7 @@ def sent(app: Flask, email: str, args: dict[str, Any]) -> tuple[list[str], Any]:
         driver = db.session.connection().connection.driver_connection
         driver.cursor_factory = Recording
         try:
-            page = tasks.list_tasks(accounts.user_by_email(email), args)
+            page = task_lists.list_tasks(accounts.user_by_email(email), args)
         finally:
             driver.cursor_factory = psycopg2.extensions.cursor
     return captured, page

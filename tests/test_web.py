@@ -305,7 +305,7 @@ def test_a_failing_page_is_a_500_page_without_internals(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("SELECT secret FROM /srv/app/internal.py")
 
-    monkeypatch.setattr("tasktracker.web.tasks.tasks.tag_counts", broken)
+    monkeypatch.setattr("tasktracker.web.tasks.task_lists.tag_counts", broken)
     response = browser_of(alice).get("/tasks")
     assert response.status_code == 500
     assert response.mimetype == "text/html"

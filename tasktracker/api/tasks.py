@@ -31,6 +31,7 @@ from tasktracker.schemas import (
     TaskSchema,
     TaskWriteSchema,
 )
+from tasktracker.services import task_lists
 from tasktracker.services import tasks as service
 from tasktracker.services.idempotency import Kept
 
@@ -61,7 +62,7 @@ def list_tasks() -> Any:
     Filters combine with AND; `tag` may repeat (every tag must match). Pages by `page` and
     `per_page` (or `skip` and `limit`), or by the `cursor` the `next` link carries.
     """
-    return paged(service.list_tasks(current_user(), request.args))
+    return paged(task_lists.list_tasks(current_user(), request.args))
 
 
 @blp.route("/tasks", methods=["POST"], tags=["tasks"])
@@ -201,4 +202,4 @@ def list_task_events(task_id: int) -> Any:
 @blp.response(200, TagCountSchema(many=True))
 def list_tags() -> Any:
     """The caller's tags with how many live tasks carry each"""
-    return service.tag_counts(current_user())
+    return task_lists.tag_counts(current_user())

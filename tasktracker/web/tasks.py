@@ -13,7 +13,7 @@ from werkzeug.datastructures import MultiDict
 from tasktracker.errors import AppError, InvalidQuery, PreconditionFailed, ValidationFailed
 from tasktracker.pagination import page_links
 from tasktracker.schemas import TaskFormSchema
-from tasktracker.services import jobs, tasks
+from tasktracker.services import jobs, task_lists, tasks
 from tasktracker.web.blueprint import back_to, bp, field_errors, form_data, see_other
 
 PER_PAGE_CHOICES = (10, 20, 50, 100)
@@ -38,11 +38,11 @@ def list_tasks() -> Any:
     # The filter form sends every field; an empty one means "any".
     args = MultiDict([(k, v) for k, v in request.args.items(multi=True) if v != ""])
     try:
-        page = tasks.list_tasks(current_user, args)
+        page = task_lists.list_tasks(current_user, args)
         error = None
     except InvalidQuery as invalid:
         page, error = None, invalid
-    tags = tasks.tag_counts(current_user)
+    tags = task_lists.tag_counts(current_user)
     return render_template(
         "tasks/list.html",
         page=page,

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from tasktracker.extensions import db
 from tasktracker.models import Task, TaskCount, TaskStatus, User
+from tasktracker.services import task_lists
 from tasktracker.services import tasks as task_service
 from tasktracker.services.seed import seed_tasks
 from tests.conftest import ApiClient
@@ -107,7 +108,7 @@ _titles = itertools.count()
 def test_other_filters_count_up_to_a_limit(
     alice: ApiClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(task_service, "COUNT_LIMIT", 5)
+    monkeypatch.setattr(task_lists, "COUNT_LIMIT", 5)
     for _ in range(7):
         alice.create_task(title=f"Tagged {next(_titles)}", tags=["many"])
     alice.create_task(title="Other", tags=["few"])
