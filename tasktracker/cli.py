@@ -3,6 +3,7 @@ reset-password, seed, worker, bench."""
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
 from collections.abc import Callable
@@ -11,15 +12,42 @@ from typing import Any
 import click
 from flask import Flask, current_app
 from flask.cli import ScriptInfo, with_appcontext
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from werkzeug.utils import import_string
 
 from tasktracker.errors import AppError
-from tasktracker.extensions import init_migrations
+from tasktracker.extensions import db, init_migrations
 from tasktracker.processing.workers import run_worker
 from tasktracker.services import accounts
 from tasktracker.services.seed import seed_tasks
 
 DEMO_EMAIL = "demo@example.com"
+
+
+def database_reachable(app: Flask) -> None:
+    """A command's first question to the database: unreachable, it is a one-line error
+    naming DATABASE_URL's host, port and database (never its password), not a traceback."""
+    with app.app_context():
+        try:
+            db.session.execute(text("SELECT 1"))
+        except OperationalError as error:
+            url = db.session.get_bind().engine.url.render_as_string(hide_password=True)
+            reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+            raise click.ClickException(
+                f"Cannot reach the database that DATABASE_URL names ({url}): {reason}"
+            ) from None
+
+
+def _with_database(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Runs `database_reachable` before the command (which needs the app context)."""
+
+    @functools.wraps(command)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        database_reachable(current_app._get_current_object())
+        return command(*args, **kwargs)
+
+    return checked
 
 
 def _fail(error: AppError) -> click.ClickException:
@@ -31,6 +59,7 @@ def _fail(error: AppError) -> click.ClickException:
 
 @click.command("create-user")
 @with_appcontext
+@_with_database
 @click.option("--email", prompt=True)
 @click.option("--name", prompt=True)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
@@ -47,6 +76,7 @@ def create_user(email: str, name: str, password: str) -> None:
 
 @click.command("reset-password")
 @with_appcontext
+@_with_database
 @click.argument("email")
 @click.option("--password", prompt="New password", hide_input=True, confirmation_prompt=True)
 def reset_password(email: str, password: str) -> None:
@@ -60,6 +90,7 @@ def reset_password(email: str, password: str) -> None:
 
 @click.command("seed")
 @with_appcontext
+@_with_database
 @click.option(
     "--tasks", "count", type=click.IntRange(1, 10_000_000), default=200, show_default=True
 )
@@ -161,13 +192,18 @@ class ImportedWhenUsed(click.Group):
         return commands
 
 
+def _migrations(app: Flask) -> None:
+    init_migrations(app)
+    database_reachable(app)
+
+
 def register_commands(app: Flask) -> None:
     app.cli.add_command(
         ImportedWhenUsed(
             "db",
             "flask_migrate.cli:db",
             help="Database migrations (Flask-Migrate).",
-            prepare=init_migrations,
+            prepare=_migrations,
         )
     )
     app.cli.add_command(create_user)

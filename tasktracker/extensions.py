@@ -5,6 +5,7 @@ uses are in http_extensions.py."""
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,8 @@ def init_migrations(app: Flask) -> None:
     `flask db` and the test suite use, and which would otherwise take a tenth of every web
     worker's memory."""
     if "migrate" not in app.extensions:
+        # Alembic says which of its plugins it set up, at INFO, on every command.
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
         from flask_migrate import Migrate
 
         Migrate(app, db, directory=MIGRATIONS)

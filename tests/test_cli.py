@@ -1,15 +1,19 @@
-"""The operator commands: create-user, reset-password and seed."""
+"""The operator commands: create-user, reset-password, seed and db."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
 from tasktracker.extensions import db
 from tasktracker.models import Tag, Task, TaskEvent, User, task_tags
 from tasktracker.services import accounts
+from tests.servers import ROOT, VENV_BIN, app_env
 
 
 def test_create_user(runner: Any, app: Flask, monkeypatch: Any) -> None:
@@ -111,3 +115,26 @@ def test_seed_creates_the_account_when_missing(runner: Any, app: Flask) -> None:
         assert user is not None
         assert db.session.scalar(select(func.count()).where(Task.owner_id == user.id)) == 5
         assert db.session.scalar(select(func.count()).select_from(User)) >= 1
+
+
+@pytest.mark.parametrize(
+    "command", [["db", "upgrade"], ["seed", "--tasks", "1"], ["reset-password", "a@example.com"]]
+)
+def test_an_unreachable_database_is_one_line_naming_the_variable(
+    command: list[str], redis_url: str
+) -> None:
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    url = f"postgresql://someone:hunter2secret@127.0.0.1:{port}/nowhere"
+    done = subprocess.run(
+        [str(VENV_BIN / "flask"), "--app", "wsgi", *command],
+        cwd=ROOT, env=app_env(url, redis_url), input="pw-pw-pw-pw\npw-pw-pw-pw\n",
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    said = done.stderr.strip().splitlines()
+    assert said[-1].startswith("Error: Cannot reach the database that DATABASE_URL names (")
+    assert f"127.0.0.1:{port}/nowhere" in said[-1]
+    assert "hunter2secret" not in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr
