@@ -1,6 +1,7 @@
 """Running jobs: `flask worker` (jobs one after another in the worker process, or with
-`--fork` each in a work horse forked for it, RQ's own model) and,
-with REDIS_URL unset, a worker thread inside the web process on an in-process Redis.
+`--fork` each in a work horse forked for it, RQ's own model; its app is
+`tasktracker:create_worker_app`) and, with REDIS_URL unset, a worker thread inside the web
+process on an in-process Redis.
 
 Both run the reaper (processing.recovery, and the purge of expired Idempotency-Keys and
 ended sessions) at start and then on a timer thread of their own, not
