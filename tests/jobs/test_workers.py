@@ -295,6 +295,22 @@ def test_a_worker_with_max_jobs_exits_after_that_many(owner: ApiClient, start_wo
         assert wait_for(lambda url=job_url: finished(owner, url))["state"] == "succeeded"
 
 
+def test_sigterm_lets_the_job_under_way_finish_then_the_worker_exits(
+    owner: ApiClient, start_worker: Any
+) -> None:
+    """A warm shutdown (what a supervisor or `docker compose stop` sends): the job being
+    processed completes, the next one stays queued for another worker, the exit is clean."""
+    task, job_url = process(owner, "Under way")
+    _, waiting_url = process(owner, "Waiting")
+    worker = start_worker(PROCESS_STEPS=10, PROCESS_STEP_SECONDS=0.1)
+    wait_for(lambda: job_state(owner, job_url)["progress"] >= 10, what="the job under way")
+    worker.stop()
+    assert worker.process.returncode == 0, worker.output()[-2000:]
+    assert job_state(owner, job_url)["state"] == "succeeded"
+    assert completions(owner, task) == Counter(job_succeeded=1, completed=1)
+    assert job_state(owner, waiting_url)["state"] == "queued"
+
+
 @pytest.mark.parametrize("fork", [False, True], ids=["no-fork", "fork"])
 def test_two_workers_racing_process_each_task_exactly_once(
     owner: ApiClient, start_worker: Any, redis_conn: redis.Redis, fork: bool
