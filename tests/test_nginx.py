@@ -101,10 +101,18 @@ def _raw(base_url: str, request: bytes) -> tuple[str, bytes]:
     with socket.create_connection((host, int(port)), timeout=30) as sock:
         sock.sendall(request)
         response = b""
-        while chunk := sock.recv(65536):
+        # Until the response is whole (its Content-Length read), not until nginx closes:
+        # after a 413 it waits for the body it refused (lingering close, seconds).
+        while not _whole(response) and (chunk := sock.recv(65536)):
             response += chunk
     status, _, rest = response.partition(b"\r\n")
     return status.decode(), rest
+
+
+def _whole(response: bytes) -> bool:
+    head, found, body = response.partition(b"\r\n\r\n")
+    length = re.search(rb"(?im)^content-length: *(\d+)\r?$", head)
+    return bool(found and length and len(body) >= int(length.group(1)))
 
 
 def _announce_large_body(base_url: str, path: str, content_type: str) -> tuple[str, bytes]:
