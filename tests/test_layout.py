@@ -149,7 +149,10 @@ def test_processing_imports_nothing_of_the_http_side() -> None:
 
 
 # What serving HTTP brings in, which a worker has no use for.
-HTTP_LIBRARIES = {"flask_wtf", "flask_limiter", "limits", "flask_smorest", "apispec", "fakeredis"}
+HTTP_LIBRARIES = {
+    "flask_wtf", "flask_limiter", "limits", "flask_smorest", "apispec", "yaml", "fakeredis",
+    "prometheus_client",
+}  # fmt: skip
 
 
 def test_the_worker_app_imports_nothing_of_the_http_side(app_env: dict[str, str]) -> None:
