@@ -9,6 +9,7 @@ it with `sslmode=disable`, or the stream would be encrypted.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import threading
@@ -123,5 +124,7 @@ def query_counting_proxy(upstream: tuple[str, int]) -> Iterator[tuple[int, Query
         yield listener.getsockname()[1], log
     finally:
         stopping.set()
+        with contextlib.suppress(OSError):  # wakes the accept() under way; close() does not
+            listener.shutdown(socket.SHUT_RDWR)
         listener.close()
         acceptor.join(timeout=5)
