@@ -70,7 +70,7 @@ def created_once(
     ).hexdigest()
     kept = kept_response(owner, key, request_hash)
     if kept is not None:
-        return kept, _REPLAYED
+        return kept, {"Idempotent-Replayed": "true"}
     responses: list[Kept] = []
 
     def keep(created: T) -> None:
@@ -83,8 +83,5 @@ def created_once(
         kept = kept_after_conflict(owner, key, request_hash)
         if kept is None:
             raise
-        return kept, _REPLAYED
+        return kept, {"Idempotent-Replayed": "true"}
     return responses[0], {}
-
-
-_REPLAYED = {"Idempotent-Replayed": "true"}

@@ -197,6 +197,21 @@ def test_idempotency_key_replays_the_first_response(alice: ApiClient) -> None:
     assert alice.get("/api/tasks").json["total"] == 2
 
 
+def test_a_replay_carries_only_its_own_headers(alice: ApiClient) -> None:
+    """A replayed single create's Location and ETag never reach another replay."""
+    single = {"Idempotency-Key": "single-replayed"}
+    for _ in range(2):
+        replayed = alice.post("/api/tasks", json={"title": "One"}, headers=single)
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert "Location" in replayed.headers
+    many = {"Idempotency-Key": "bulk-replayed"}
+    for _ in range(2):
+        again = bulk(alice, [{"title": "Two"}], headers=many)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Location" not in again.headers
+    assert "ETag" not in again.headers
+
+
 def test_idempotency_key_with_another_body_is_refused(alice: ApiClient) -> None:
     headers = {"Idempotency-Key": "k1"}
     assert bulk(alice, [{"title": "a"}], headers=headers).status_code == 201
