@@ -240,13 +240,12 @@ def complete_tasks(owner: Owner, task_ids: Sequence[int]) -> int:
     returns how many changed. Ids that are not the owner's live tasks are skipped."""
     tasks = [task for task in lock_live(owner, task_ids) if task.status != TaskStatus.COMPLETED]
     now = utcnow()
-    changes = [
-        (task, status_change(task.status, TaskStatus.COMPLETED, EventKind.COMPLETED, now))
-        for task in tasks
-    ]
-    if changes:
-        values = changes[0][1][0]  # the same for every task: only the events' "from" differ
-        save_many(tasks, values, [(task.id, event) for task, (_, event) in changes], now)
+    values: dict[str, Any] = {}  # the same for every task: only the events' "from" differ
+    logged = []
+    for task in tasks:
+        values, event = status_change(task.status, TaskStatus.COMPLETED, EventKind.COMPLETED, now)
+        logged.append((task.id, event))
+    save_many(tasks, values, logged, now)
     db.session.commit()
     return len(tasks)
 
