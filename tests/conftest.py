@@ -23,7 +23,8 @@ from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import Connection, Engine, Transaction, create_engine, make_url, text
+from sqlalchemy.exc import DBAPIError
 from werkzeug.test import TestResponse
 
 from tasktracker import create_app, security
@@ -158,6 +159,25 @@ def app(backend: str, database_url: str, redis_url: str) -> Flask:
     return app
 
 
+def live_connection(engine: Engine) -> tuple[Connection, Transaction]:
+    """A pooled connection in an outer transaction, known alive: if PostgreSQL restarted
+    since the pool last used it (something else restarted it, between two tests), its first
+    statement fails, SQLAlchemy drops the pool's dead connections, and a fresh one is
+    taken — as the app's own first statement does (tasktracker.database)."""
+    for last_try in (False, True):
+        connection = engine.connect()
+        outer = connection.begin()
+        try:
+            connection.exec_driver_sql("SELECT 1")
+        except DBAPIError as error:
+            connection.close()
+            if last_try or not error.connection_invalidated:
+                raise
+            continue
+        return connection, outer
+    raise AssertionError("unreachable")
+
+
 @pytest.fixture(autouse=True)
 def _isolate(request: pytest.FixtureRequest) -> Iterator[None]:
     """Roll back (PostgreSQL) or empty (SQLite) the database after every test using the app."""
@@ -176,8 +196,7 @@ def _isolate(request: pytest.FixtureRequest) -> Iterator[None]:
                 connection.execute(table.delete())
         return
     engine = engines[None]
-    connection = engine.connect()
-    outer = connection.begin()
+    connection, outer = live_connection(engine)
     engines[None] = connection  # Flask-SQLAlchemy 3 ignores session.bind: swap the engine
     try:
         yield
