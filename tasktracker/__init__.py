@@ -16,8 +16,7 @@ from flask import Flask
 
 from tasktracker import database
 from tasktracker.cli import register_commands, worker
-from tasktracker.config import load_config
-from tasktracker.config import warnings as config_warnings
+from tasktracker.config import load_config, startup_warnings
 from tasktracker.extensions import db, redis_client
 from tasktracker.observability import configure_logging
 from tasktracker.processing import workers
@@ -49,7 +48,7 @@ def _create(config: Mapping[str, Any] | None) -> Flask:
     app.config.from_mapping(load_config(app.instance_path, config))
     os.makedirs(app.instance_path, exist_ok=True)
     configure_logging(app)
-    for warning in config_warnings(app.config):
+    for warning in startup_warnings(app.config):
         app.logger.warning(warning)
     db.init_app(app)
     database.init_app(app)

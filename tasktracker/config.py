@@ -113,7 +113,7 @@ VARIABLES: dict[str, tuple[Any, Any]] = {
 MIN_SECRET_KEY_LENGTH = 32
 
 
-def warnings(config: Mapping[str, Any]) -> list[str]:
+def startup_warnings(config: Mapping[str, Any]) -> list[str]:
     """What a configuration allows but an operator should hear about at start."""
     said = []
     if config["TASKTRACKER_ENV"] == "production":

@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 from flask import request
 from sqlalchemy.exc import IntegrityError
 
-from tasktracker.api.blueprint import current_user
 from tasktracker.errors import BadRequest
+from tasktracker.models import Owner
 from tasktracker.services.idempotency import (
     Kept,
     keep_response,
@@ -47,13 +47,14 @@ REPLAYED_HEADER = {
 
 
 def created_once(
+    owner: Owner,
     data: Any,
     create: Callable[[Callable[[T], None] | None], T],
     respond: Callable[[T], Kept],
 ) -> tuple[Kept, dict[str, str]]:
-    """The response to a create of `data` and its headers: `create(before_commit)` runs the
-    service (which calls `before_commit` with what it created, before its commit) and
-    `respond` makes the response of what it returns. With an Idempotency-Key, a repeat
+    """The response to the owner's create of `data` and its headers: `create(before_commit)`
+    runs the service (which calls `before_commit` with what it created, before its commit)
+    and `respond` makes the response of what it returns. With an Idempotency-Key, a repeat
     answers the kept response instead, and the response is kept with the create."""
     key = request.headers.get("Idempotency-Key")
     if key is None:
@@ -64,7 +65,6 @@ def created_once(
             code="invalid_idempotency_key",
             details={"Idempotency-Key": ["Invalid key."]},
         )
-    owner = current_user()
     request_hash = hashlib.sha256(
         json.dumps(data, sort_keys=True, default=str).encode("utf-8", "surrogatepass")
     ).hexdigest()

@@ -74,6 +74,7 @@ def create_task() -> Any:
     """Create a task"""
     owner, data = current_user(), json_body()
     response, headers = idempotency.created_once(
+        owner,
         data,
         lambda before_commit: service.create_task(owner, data, before_commit=before_commit),
         lambda task: Kept(201, _TASK.dump(task)),
@@ -96,6 +97,7 @@ def create_tasks() -> Any:
     """
     owner, data = current_user(), json_body()
     response, headers = idempotency.created_once(
+        owner,
         data,
         lambda before_commit: service.create_tasks(owner, data, before_commit=before_commit),
         lambda tasks: Kept(201, {"items": _TASK.dump(tasks, many=True)}),
